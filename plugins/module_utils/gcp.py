@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Google credentials and API clients: the one place that knows how this collection talks to Google.
+
+Every Google-facing module declares ``GCP_AUTH_ARGSPEC`` (see the ``configsync.oci.gcp`` doc fragment),
+asks ``credentials()`` for google-auth credentials and ``endpoint()`` for where to send the requests,
+and turns API errors into messages with ``describe_error()``.
+"""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import os
+
+from ansible.module_utils.basic import env_fallback
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+GCP_AUTH_ARGSPEC = dict(
+    project=dict(type="str", fallback=(env_fallback, ["GCP_PROJECT"])),
+    auth_kind=dict(type="str", choices=["application", "serviceaccount", "accesstoken", "machineaccount"],
+                   fallback=(env_fallback, ["GCP_AUTH_KIND"])),
+    service_account_file=dict(type="path", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_FILE"])),
+    service_account_contents=dict(type="jsonarg", no_log=True, fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_CONTENTS"])),
+    service_account_email=dict(type="str", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_EMAIL"])),
+    access_token=dict(type="str", no_log=True, fallback=(env_fallback, ["GCP_ACCESS_TOKEN"])),
+    scopes=dict(type="list", elements="str", default=[CLOUD_PLATFORM_SCOPE]),
+    impersonate_service_account=dict(type="str", fallback=(env_fallback, ["GCP_IMPERSONATE_SERVICE_ACCOUNT"])),
+    api_endpoint=dict(type="str"),
+)
+
+# Environment variables google.cloud and AWX use that an argument spec cannot express directly.
+_SCOPES_ENV = "GCP_SCOPES"
+
+
+class GcpAuthError(Exception):
+    """Credentials could not be built; the message names the option at fault and never holds a secret."""
+
+
+def endpoint(params, api):
+    """Where to send requests for ``api`` (e.g. ``artifactregistry``): the option, then GCP_<API>_ENDPOINT, then GCP_API_ENDPOINT.
+
+    Returns None for Google's default endpoint.
+    """
+    return (params.get("api_endpoint")
+            or os.environ.get("GCP_%s_ENDPOINT" % api.upper())
+            or os.environ.get("GCP_API_ENDPOINT")
+            or None)
+
+
+def _scopes(params):
+    scopes = params.get("scopes")
+    if (not scopes or scopes == [CLOUD_PLATFORM_SCOPE]) and os.environ.get(_SCOPES_ENV):
+        scopes = [s.strip() for s in os.environ[_SCOPES_ENV].split(",") if s.strip()]
+    return scopes or [CLOUD_PLATFORM_SCOPE]
+
+
+def _service_account_info(params):
+    contents = params.get("service_account_contents")
+    path = params.get("service_account_file")
+    if contents:
+        if isinstance(contents, dict):
+            return contents
+        try:
+            return json.loads(contents)
+        except ValueError:
+            # The value is a secret: say what is wrong with it, never what it is.
+            raise GcpAuthError("service_account_contents is not valid JSON")
+    if not path:
+        raise GcpAuthError("auth_kind is serviceaccount but neither service_account_file nor service_account_contents is set")
+    try:
+        with open(path) as stream:
+            text = stream.read()
+    except (IOError, OSError) as exc:
+        raise GcpAuthError("service_account_file %s cannot be read: %s" % (path, exc.strerror or exc))
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise GcpAuthError("service_account_file %s is not a JSON service-account key" % path)
+
+
+def _base_credentials(params, scopes):
+    auth_kind = params.get("auth_kind") or "application"
+    if auth_kind == "accesstoken":
+        if not params.get("access_token"):
+            raise GcpAuthError("auth_kind is accesstoken but access_token (or GCP_ACCESS_TOKEN) is not set")
+        from google.oauth2 import credentials as oauth2_credentials
+        return oauth2_credentials.Credentials(params["access_token"])
+    if auth_kind == "serviceaccount":
+        info = _service_account_info(params)
+        from google.oauth2 import service_account
+        try:
+            return service_account.Credentials.from_service_account_info(info, scopes=scopes)
+        except (ValueError, KeyError) as exc:
+            source = "service_account_file %s" % params["service_account_file"] if params.get("service_account_file") else "service_account_contents"
+            # google-auth's messages name missing fields, not their values.
+            raise GcpAuthError("%s is not a usable service-account key: %s" % (source, exc))
+    if auth_kind == "machineaccount":
+        from google.auth import compute_engine
+        return compute_engine.Credentials(service_account_email=params.get("service_account_email") or "default")
+    import google.auth
+    import google.auth.exceptions
+    try:
+        creds, dummy_project = google.auth.default(scopes=scopes)
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise GcpAuthError("auth_kind is application but no Application Default Credentials were found: %s" % exc)
+    return creds
+
+
+def credentials(params):
+    """google-auth credentials from the module's auth options (raises GcpAuthError)."""
+    scopes = _scopes(params)
+    creds = _base_credentials(params, scopes)
+    target = params.get("impersonate_service_account")
+    if target:
+        from google.auth import impersonated_credentials
+        creds = impersonated_credentials.Credentials(source_credentials=creds, target_principal=target, target_scopes=scopes)
+    return creds
+
+
+def access_token(params):
+    """A fresh OAuth2 access token for registry logins (``oauth2accesstoken`` / Bearer)."""
+    import google.auth.transport.requests
+    creds = credentials(params)
+    if not getattr(creds, "token", None) or not creds.valid:
+        creds.refresh(google.auth.transport.requests.Request())
+    return creds.token
+
+
+def client_options(params, api):
+    from google.api_core.client_options import ClientOptions
+    url = endpoint(params, api)
+    return ClientOptions(api_endpoint=url) if url else None
+
+
+def describe_error(exc):
+    """A one-line message for a google-api-core or googleapiclient error: code, status and Google's own message."""
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "message", None)
+    status = None
+    reason = getattr(exc, "grpc_status_code", None)
+    if reason is not None:
+        status = reason.name
+    resp = getattr(exc, "resp", None)
+    if resp is not None:  # googleapiclient.errors.HttpError
+        code = getattr(resp, "status", code)
+        try:
+            error = json.loads(exc.content.decode("utf-8"))["error"]
+            message, status = error.get("message"), error.get("status")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            message = str(exc)
+    parts = [str(code) if code is not None else None, status, message or str(exc)]
+    return " ".join(p for p in parts if p)

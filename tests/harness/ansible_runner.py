@@ -1,0 +1,94 @@
+"""Run real ``ansible-playbook`` processes and read back each task's result."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+from harness.paths import COLLECTIONS_PATH, ensure_collections_tree
+
+CALLBACKS = pathlib.Path(__file__).resolve().parent / "callback_plugins"
+BIN = pathlib.Path(sys.executable).parent
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run."""
+
+    def __init__(self, returncode, stdout, stderr, records):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.records = records
+
+    def results(self, task=None):
+        """Task results (dicts) in run order, optionally only those of one task name."""
+        return [r["result"] for r in self.records if task is None or r["task"] == task]
+
+    def result(self, task=None):
+        """The one result of a task that ran on one host (or the only task of the play)."""
+        found = self.results(task)
+        if len(found) != 1:
+            raise AssertionError("expected one result for %r, got %d:\n%s" % (task, len(found), self.output))
+        return found[0]
+
+    @property
+    def failed(self):
+        return [r for r in self.records if r["status"] in ("failed", "unreachable")]
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def __repr__(self):
+        return "PlaybookRun(rc=%s)\n%s" % (self.returncode, self.output[-4000:])
+
+
+def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False, verbosity=0, forks=5,
+                 extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False):
+    """Run tasks (a list of task dicts) on local hosts, or a playbook file, and return a PlaybookRun.
+
+    ``hosts`` names inventory hosts (all local connections); by default one host, ``localhost``.
+    """
+    ensure_collections_tree()
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="play-"))
+    hosts = hosts or ["localhost"]
+    inventory = {"all": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for h in hosts}}}
+    (workdir / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    if playbook is None:
+        play = {"name": "test", "hosts": "all", "gather_facts": gather_facts, "tasks": tasks}
+        if module_defaults:
+            play["module_defaults"] = module_defaults
+        playbook = workdir / "play.yml"
+        playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    records_file = workdir / "records.jsonl"
+    command = [str(BIN / "ansible-playbook"), "-i", str(workdir / "inventory.yml"), "-f", str(forks), str(playbook)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    run_env = dict(os.environ)
+    run_env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
+        "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+        "RECORD_RESULTS_FILE": str(records_file),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(workdir / "tmp"),
+    })
+    run_env.update(env or {})
+    completed = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout, check=False)
+    records = []
+    if records_file.exists():
+        records = [json.loads(line) for line in records_file.read_text().splitlines() if line.strip()]
+    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, records)
