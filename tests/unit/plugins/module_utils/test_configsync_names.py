@@ -23,8 +23,8 @@ def test_reconciler_names_follow_config_sync(name, namespace, kind, expected):
     ("a" * 23, "b" * 23, None, "maximum combined length of RepoSync name and namespace is 45, but found 46"),
     ("Prod", None, None, "not a valid Kubernetes name"),
     ("prod_1", None, None, "not a valid Kubernetes name"),
-    ("prod", "team-a", "RootSync", "must be in namespace config-management-system"),
-    ("sync", "config-management-system", "RepoSync", "not allowed in namespace config-management-system"),
+    ("prod", "team-a", "RootSync", "only allowed in the config-management-system namespace, not in team-a"),
+    ("sync", "config-management-system", "RepoSync", "RepoSync objects are not allowed in the config-management-system namespace"),
     ("sync", None, "RepoSync", "needs a namespace"),
     ("sync", "Team", None, "not a valid Kubernetes namespace"),
 ])
