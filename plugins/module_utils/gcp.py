@@ -33,8 +33,24 @@ GCP_AUTH_ARGSPEC = dict(
 _SCOPES_ENV = "GCP_SCOPES"
 
 
-class GcpAuthError(Exception):
+class GcpError(Exception):
+    """A Google-side problem a module reports with fail_json; the message never holds a secret."""
+
+
+class GcpAuthError(GcpError):
     """Credentials could not be built; the message names the option at fault and never holds a secret."""
+
+
+class GcpOptionError(GcpError):
+    """An option value Google would reject (or a missing one); the message names the option and the value."""
+
+
+def require_project(params):
+    """The project ID, or GcpOptionError naming both ways to set it."""
+    project = params.get("project")
+    if not project:
+        raise GcpOptionError("project is required: set the project option (or the GCP_PROJECT environment variable)")
+    return project
 
 
 def endpoint(params, api):
@@ -114,7 +130,12 @@ def credentials(params):
     target = params.get("impersonate_service_account")
     if target:
         from google.auth import impersonated_credentials
-        creds = impersonated_credentials.Credentials(source_credentials=creds, target_principal=target, target_scopes=scopes)
+        extra = {}
+        override = endpoint(params, "iamcredentials")
+        if override:
+            # Token minting follows the same endpoint override as every other API (PSC endpoints, emulators).
+            extra["iam_endpoint_override"] = "%s/v1/projects/-/serviceAccounts/%s:generateAccessToken" % (override.rstrip("/"), target)
+        creds = impersonated_credentials.Credentials(source_credentials=creds, target_principal=target, target_scopes=scopes, **extra)
     return creds
 
 
@@ -131,6 +152,41 @@ def client_options(params, api):
     from google.api_core.client_options import ClientOptions
     url = endpoint(params, api)
     return ClientOptions(api_endpoint=url) if url else None
+
+
+def http_status(exc):
+    """The HTTP status of a google-api-core or googleapiclient error (None for anything else)."""
+    resp = getattr(exc, "resp", None)
+    if resp is not None and getattr(resp, "status", None) is not None:
+        return int(resp.status)
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else None
+
+
+def api_errors():
+    """The exception classes a Google client call raises for an answer or a transport failure (a tuple for ``except``)."""
+    classes = [GcpError, OSError]  # OSError: refused connections, timeouts, requests' RequestException
+    try:
+        from google.api_core import exceptions as core_exceptions
+        classes.append(core_exceptions.GoogleAPIError)
+    except ImportError:
+        pass
+    try:
+        from google.auth import exceptions as auth_exceptions
+        classes.append(auth_exceptions.GoogleAuthError)
+    except ImportError:
+        pass
+    try:
+        from googleapiclient import errors as discovery_errors
+        import httplib2
+        classes.extend([discovery_errors.Error, httplib2.HttpLib2Error])
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def is_not_found(exc):
+    return http_status(exc) == 404
 
 
 def describe_error(exc):
