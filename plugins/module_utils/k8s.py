@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place the collection talks to a Kubernetes API server.
+
+Options and environment variables follow kubernetes.core (``kubeconfig``, ``context``, ``host``, ``api_key``,
+``ca_cert``, ``client_cert``, ``client_key``, ``validate_certs``; ``K8S_AUTH_*``), so playbooks, ``module_defaults``
+and AWX's bearer-token credential carry over. The kubernetes library reads kubeconfig files (exec plugins, token
+refresh, embedded certificates); requests go straight to the REST paths of the few kinds used here through urllib3,
+with no discovery round trips and no model classes.
+
+Secrets (tokens, client keys) stay in the request headers and the TLS context: no message built here contains them.
+"""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+from urllib.parse import quote, urlencode, urlparse
+
+try:
+    import urllib3
+    HAS_URLLIB3 = True
+except ImportError:  # pragma: no cover
+    urllib3 = None
+    HAS_URLLIB3 = False
+
+K8S_AUTH_ARGSPEC = {
+    "kubeconfig": {"type": "raw", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
+    "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False, "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
+    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"], "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
+}
+
+FIELD_MANAGER = "configsync.oci"
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class KubernetesError(Exception):
+    """An API request failed; ``status`` is the HTTP status (0 when the server was not reached)."""
+
+    def __init__(self, message, status=0, reason=None):
+        super(KubernetesError, self).__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class KubernetesUnreachable(KubernetesError):
+    """The API server could not be reached; the message names it."""
+
+
+class KubernetesConfigError(KubernetesError):
+    """The connection options or kubeconfig do not describe a usable API server."""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# REST paths
+# ---------------------------------------------------------------------------------------------------------------------
+
+def collection_path(api_version, plural, namespace=None):
+    """``/api/v1/namespaces/NS/PLURAL`` for the core group, ``/apis/GROUP/VERSION/...`` for the others."""
+    prefix = "/api/" + api_version if "/" not in api_version else "/apis/" + api_version
+    if namespace:
+        prefix += "/namespaces/" + quote(namespace, safe="")
+    return prefix + "/" + plural
+
+
+def object_path(api_version, plural, namespace, name):
+    return collection_path(api_version, plural, namespace) + "/" + quote(name, safe="")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Connection settings from options, environment and kubeconfig
+# ---------------------------------------------------------------------------------------------------------------------
+
+class ConnectionSettings(object):
+    """What a request needs: the server URL, TLS files, and a function giving the Authorization header."""
+
+    def __init__(self, host, ca_cert=None, client_cert=None, client_key=None, verify=True, tls_server_name=None,
+                 proxy=None, authorization=None):
+        self.host = (host or "").rstrip("/")
+        self.ca_cert = ca_cert
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.verify = verify
+        self.tls_server_name = tls_server_name
+        self.proxy = proxy
+        # A callable so that kubeconfig exec plugins and expiring tokens are refreshed per request.
+        self.authorization = authorization or (lambda: None)
+
+
+def _bearer(token):
+    return token if token.lower().startswith("bearer ") else "Bearer " + token
+
+
+def _kubeconfig_paths(kubeconfig):
+    if kubeconfig:
+        return kubeconfig
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+def _load_kubeconfig(kubeconfig, context):
+    """A kubernetes.client Configuration loaded from a kubeconfig (path(s) or dict), or from the in-cluster
+    service account when no kubeconfig exists (as kubernetes.core does)."""
+    try:
+        from kubernetes import config as kube_config
+        from kubernetes.client import Configuration
+    except ImportError:
+        raise KubernetesConfigError("the kubernetes Python library is required to read a kubeconfig (pip install kubernetes)")
+    configuration = Configuration()
+    source = _kubeconfig_paths(kubeconfig)
+    try:
+        if isinstance(source, dict):
+            kube_config.load_kube_config_from_dict(source, context=context, client_configuration=configuration, persist_config=False)
+        elif all(os.path.exists(os.path.expanduser(p)) for p in source.split(os.pathsep)):
+            kube_config.load_kube_config(config_file=source, context=context, client_configuration=configuration, persist_config=False)
+        elif not kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kube_config.load_incluster_config(client_configuration=configuration)
+        else:
+            raise KubernetesConfigError("kubeconfig %s does not exist; set kubeconfig, or host with api_key or client_cert" % source)
+    except KubernetesConfigError:
+        raise
+    except Exception as exc:  # the loader raises ConfigException, ValueError, KeyError... for a broken file
+        where = "the kubeconfig dictionary" if isinstance(source, dict) else "kubeconfig %s" % source
+        raise KubernetesConfigError("cannot use %s%s: %s" % (where, " (context %s)" % context if context else "", exc))
+    return configuration
+
+
+def _authorization_of(configuration):
+    """The Authorization header a kubernetes.client Configuration would send (refreshing tokens as it does)."""
+    def header():
+        for setting in configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("key", "").lower() == "authorization" and setting.get("value"):
+                return setting["value"]
+        return None
+    return header
+
+
+def settings_from_params(params):
+    """ConnectionSettings from the module's K8S_AUTH_ARGSPEC values (options first, then kubeconfig), as kubernetes.core.
+
+    ``host`` with ``api_key`` or ``client_cert`` needs no kubeconfig; otherwise the kubeconfig is read and the options
+    that are set override its values.
+    """
+    kubeconfig, context, host, api_key = params.get("kubeconfig"), params.get("context"), params.get("host"), params.get("api_key")
+    if kubeconfig is not None and not isinstance(kubeconfig, (dict, str)):
+        raise KubernetesConfigError("kubeconfig must be a path or a dictionary, got %s" % type(kubeconfig).__name__)
+    standalone = host and (api_key or params.get("client_cert")) and not kubeconfig and not context
+    if standalone:
+        settings = ConnectionSettings(host)
+    else:
+        configuration = _load_kubeconfig(kubeconfig, context)
+        settings = ConnectionSettings(
+            configuration.host, ca_cert=configuration.ssl_ca_cert, client_cert=configuration.cert_file,
+            client_key=configuration.key_file, verify=configuration.verify_ssl,
+            tls_server_name=getattr(configuration, "tls_server_name", None), proxy=configuration.proxy,
+            authorization=_authorization_of(configuration))
+    if host:
+        settings.host = host.rstrip("/")
+    if api_key:
+        token = _bearer(api_key)
+        settings.authorization = lambda: token
+    for option, attribute in (("ca_cert", "ca_cert"), ("client_cert", "client_cert"), ("client_key", "client_key")):
+        if params.get(option):
+            setattr(settings, attribute, params[option])
+    if params.get("validate_certs") is not None:
+        settings.verify = params["validate_certs"]
+    if not settings.host:
+        raise KubernetesConfigError("no Kubernetes API server: set host or a kubeconfig with a current context")
+    parsed = urlparse(settings.host if "://" in settings.host else "https://" + settings.host)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise KubernetesConfigError("host %r is not an API server URL such as https://HOST:6443" % settings.host)
+    settings.host = "%s://%s%s" % (parsed.scheme, parsed.netloc, parsed.path.rstrip("/"))
+    return settings
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------------------------------
+
+class KubernetesClient(object):
+    """Typed-free JSON requests against one API server: get, list, server-side apply (with dry run), delete, watch."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.server = settings.host
+        pool_args = {
+            "cert_reqs": "CERT_REQUIRED" if settings.verify else "CERT_NONE",
+            "ca_certs": settings.ca_cert,
+            "cert_file": settings.client_cert,
+            "key_file": settings.client_key,
+            # One quick reconnect, never a resend of a request the server may have processed.
+            "retries": urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0),
+            "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+        }
+        if settings.tls_server_name:
+            pool_args["server_hostname"] = settings.tls_server_name
+        if not settings.verify:
+            pool_args["assert_hostname"] = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        if settings.proxy:
+            self.pool = urllib3.ProxyManager(settings.proxy, **pool_args)
+        else:
+            self.pool = urllib3.PoolManager(**pool_args)
+
+    # -- plumbing -----------------------------------------------------------------------------------------------------
+
+    def _headers(self, content_type=None):
+        headers = {"Accept": "application/json", "User-Agent": "configsync.oci"}
+        authorization = self.settings.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def _url(self, path, query=None):
+        query = {key: value for key, value in (query or {}).items() if value is not None}
+        return self.server + path + ("?" + urlencode(query) if query else "")
+
+    def _send(self, method, path, query=None, body=None, content_type=None, timeout=None, stream=False):
+        # Passing timeout=None would mean "no timeout" to urllib3: leave the pool's default unless one is given.
+        extra = {"timeout": timeout} if timeout is not None else {}
+        try:
+            return self.pool.request(method, self._url(path, query), body=body, headers=self._headers(content_type),
+                                     preload_content=not stream, **extra)
+        except urllib3.exceptions.SSLError as exc:
+            raise KubernetesUnreachable("TLS handshake with the Kubernetes API server %s failed: %s" % (self.server, _reason(exc)))
+        except urllib3.exceptions.HTTPError as exc:
+            raise KubernetesUnreachable("cannot reach the Kubernetes API server %s: %s" % (self.server, _reason(exc)))
+
+    def request(self, method, path, query=None, body=None, content_type="application/json", timeout=None):
+        """One request; the decoded JSON response. Raises KubernetesError with the server's own message on 4xx/5xx."""
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        response = self._send(method, path, query, body, content_type if body is not None else None, timeout)
+        data = response.data
+        if response.status >= 400:
+            raise _api_error(method, path, response.status, data, self.server)
+        return json.loads(data) if data else None
+
+    # -- verbs ----------------------------------------------------------------------------------------------------------
+
+    def get(self, path):
+        """The object at ``path``, or None when it does not exist."""
+        try:
+            return self.request("GET", path)
+        except KubernetesError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, path, label_selector=None):
+        return self.request("GET", path, query={"labelSelector": label_selector}).get("items") or []
+
+    def apply(self, path, obj, field_manager=FIELD_MANAGER, dry_run=False, force=True):
+        """Server-side apply of ``obj`` (JSON is valid YAML); ``dry_run`` asks the server what it would store."""
+        query = {"fieldManager": field_manager, "force": "true" if force else None, "dryRun": "All" if dry_run else None}
+        return self.request("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH)
+
+    def delete(self, path, dry_run=False, propagation="Background"):
+        """Delete; returns False when the object did not exist."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if dry_run:
+            body["dryRun"] = ["All"]
+        try:
+            self.request("DELETE", path, body=body)
+        except KubernetesError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def watch(self, collection, name, resource_version, timeout_seconds):
+        """Events (type, object) for one named object in ``collection`` from ``resource_version`` on.
+
+        Ends when the server closes the watch (at ``timeout_seconds`` at the latest). A 410 Gone (history expired)
+        ends it too: the caller reads the object again and watches anew.
+        """
+        query = {
+            "watch": "1",
+            "fieldSelector": "metadata.name=" + name,
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(max(1, int(timeout_seconds))),
+            "allowWatchBookmarks": "true",
+        }
+        timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=max(1, int(timeout_seconds)) + 15)
+        response = self._send("GET", collection, query, timeout=timeout, stream=True)
+        try:
+            if response.status >= 400:
+                raise _api_error("WATCH", collection, response.status, response.read(), self.server)
+            for event in _json_lines(response):
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    if status.get("code") == 410:
+                        return
+                    raise KubernetesError("watch of %s failed: %s" % (collection, status.get("message")), status.get("code") or 0)
+                yield event.get("type"), event.get("object")
+        except urllib3.exceptions.ReadTimeoutError:
+            return
+        except urllib3.exceptions.ProtocolError:
+            # The server ended the chunked stream early (e.g. restart); the caller re-reads and watches again.
+            return
+        finally:
+            response.release_conn()
+
+
+def _json_lines(response):
+    buffered = b""
+    for chunk in response.stream(65536):
+        buffered += chunk
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+    if buffered.strip():
+        yield json.loads(buffered)
+
+
+def _reason(exc):
+    """The innermost cause of a urllib3 error (e.g. 'Connection refused'), without the URL's query string."""
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    # urllib3 prefixes a connection object's repr; keep the readable part after the last colon pair.
+    if "Failed to establish a new connection:" in text:
+        text = text.split("Failed to establish a new connection:", 1)[1].strip()
+    return text
+
+
+def _api_error(method, path, status, data, server):
+    message, reason = None, None
+    try:
+        decoded = json.loads(data)
+        message, reason = decoded.get("message"), decoded.get("reason")
+    except (ValueError, TypeError, AttributeError):
+        message = (data or b"")[:300].decode("utf-8", "replace") if isinstance(data, bytes) else str(data)[:300]
+    if status == 401:
+        message = "the Kubernetes API server %s did not accept the credentials (401 Unauthorized)" % server
+    return KubernetesError("%s %s: %s %s: %s" % (method, path, status, reason or "", message), status=status, reason=reason)
+
+
+def client_from_params(params):
+    """A KubernetesClient from the module's auth options (K8S_AUTH_ARGSPEC)."""
+    if not HAS_URLLIB3:
+        raise KubernetesConfigError("the urllib3 Python library is required (pip install urllib3)")
+    return KubernetesClient(settings_from_params(params))
+
+
+def deadline_after(seconds):
+    return time.monotonic() + seconds
+
+
+def remaining(deadline):
+    return max(0.0, deadline - time.monotonic())
