@@ -905,6 +905,8 @@ class ServiceAccounts:
         with self.emulator.lock:
             if self.emulator.project(project_id) is None:
                 raise ApiError("INVALID_ARGUMENT", "seed project {0} before its service account {1}".format(project_id, email))
+            if email in self.emulator.service_accounts:
+                return self.view(self.emulator.service_accounts[email])  # seeding twice keeps the account's policy
             unique_id = str(10 ** 20 + int(hashlib.sha256(email.encode("utf-8")).hexdigest()[:16], 16) % 10 ** 20)
             account = {"name": "projects/{0}/serviceAccounts/{1}".format(project_id, email), "projectId": project_id,
                        "uniqueId": unique_id, "email": email, "etag": "MDEwMjE5MjA=", "oauth2ClientId": unique_id,
@@ -947,6 +949,7 @@ class ServiceUsage:
                                                                      {"services": ",".join(unknown)})])
 
     def service(self, project, service, with_config=True):
+        """A Service; recorded LRO responses carry it without ``config``, GET with it."""
         number = project["projectNumber"]
         out = {"name": "projects/{0}/services/{1}".format(number, service), "parent": "projects/" + number,
                "state": "ENABLED" if self.emulator.is_enabled(project, service) else "DISABLED"}
@@ -979,20 +982,20 @@ class ServiceUsage:
         if self.emulator.is_enabled(project, service):
             # Real Service Usage answers an already-enabled service with a finished no-op operation.
             return {"name": SU_NOOP_OPERATION, "done": True,
-                    "response": {"@type": SU_ENABLE_RESPONSE, "service": self.service(project, service)}}
+                    "response": {"@type": SU_ENABLE_RESPONSE, "service": self.service(project, service, False)}}
         self.emulator.enabled_services[project["projectNumber"]].add(service)
         return self.operation(project, {"@type": EMPTY_TYPE, "value": {}},
-                              {"response": {"@type": SU_ENABLE_RESPONSE, "service": self.service(project, service)}})
+                              {"response": {"@type": SU_ENABLE_RESPONSE, "service": self.service(project, service, False)}})
 
     def disable(self, ctx, kind, project_ref, service):
         project = self.project_for(kind, project_ref, "disable", [service])
         self.check_known([service])
         if not self.emulator.is_enabled(project, service):
             return {"name": SU_NOOP_OPERATION, "done": True,
-                    "response": {"@type": SU_DISABLE_RESPONSE, "service": self.service(project, service)}}
+                    "response": {"@type": SU_DISABLE_RESPONSE, "service": self.service(project, service, False)}}
         self.emulator.enabled_services[project["projectNumber"]].discard(service)
         return self.operation(project, {"@type": EMPTY_TYPE, "value": {}},
-                              {"response": {"@type": SU_DISABLE_RESPONSE, "service": self.service(project, service)}})
+                              {"response": {"@type": SU_DISABLE_RESPONSE, "service": self.service(project, service, False)}})
 
     def batch_enable(self, ctx, kind, project_ref):
         body = ctx.body or {}
@@ -1004,7 +1007,7 @@ class ServiceUsage:
         self.check_known(services)
         self.emulator.enabled_services[project["projectNumber"]].update(services)
         response = {"@type": SU_BATCH_ENABLE_RESPONSE,
-                    "services": [self.service(project, service) for service in services]}
+                    "services": [self.service(project, service, False) for service in services]}
         return self.operation(project, {"@type": SU_OPERATION_METADATA}, {"response": response})
 
     def get_operation(self, ctx, operation_id):
@@ -1309,9 +1312,10 @@ class Handler(BaseHTTPRequestHandler):
         enums_as_ints = "enum-encoding=int" in (first(query, "$alt") or first(query, "alt") or "")
         if latency:
             time.sleep(latency)  # after the state was read or written, so concurrent callers see stale answers
-        self.log_call(verb, path, query, body, status, api_method, write)
+        rendered = render(answer, enums_as_ints)
+        self.log_call(verb, path, query, body, status, api_method, write, rendered)
         extra = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'} if status == 401 else None
-        self.send_json(status, render(answer, enums_as_ints), extra)
+        self.send_json(status, rendered, extra)
 
     @staticmethod
     def parse_json(raw):
@@ -1322,10 +1326,12 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise ApiError("INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token.")
 
-    def log_call(self, verb, path, query, body, status, api_method, write):
+    def log_call(self, verb, path, query, body, status, api_method, write, response=None):
+        """Log one call; ``response`` is kept for API calls only (the token endpoint's answer is a credential)."""
         flat_query = {key: values[0] if len(values) == 1 else values for key, values in query.items()}
         self.server.services.emulator.record({"time": timestamp(), "method": verb, "path": path, "query": flat_query,
-                                              "body": body, "status": status, "apiMethod": api_method, "write": write})
+                                              "body": body, "status": status, "apiMethod": api_method, "write": write,
+                                              "response": response})
 
     def send_json(self, status, payload, extra_headers=None):
         data = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
