@@ -18,4 +18,4 @@ sanity: bootstrap
 	scripts/sanity
 
 lint: bootstrap
-	$${CONFIGSYNC_VENV:-$$HOME/.cache/configsync/venv}/bin/ansible-lint --offline
+	scripts/lint
