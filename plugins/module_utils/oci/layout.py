@@ -1,0 +1,376 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deterministic packaging: files -> one tar+gzip layer -> config -> manifest, with their digests. No network.
+
+The same tree gives the same bytes on any machine with the same zlib: entries are sorted, every header carries
+the same mtime, uid/gid 0, empty owner names and normalised modes, and gzip writes no name and mtime 0. The tar
+is streamed through two hashes (the uncompressed tar is the config's ``diff_id``, the gzip is the layer digest) into
+a temporary file in one pass, so memory does not grow with the bundle.
+"""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import fnmatch
+import gzip
+import hashlib
+import json
+import os
+import posixpath
+import stat
+import tarfile
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST)
+DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1"
+TITLE_ANNOTATION = "org.opencontainers.image.title"
+EMPTY_JSON = b"{}"
+DEFAULT_EXCLUDE = (".git",)
+_COPY_BUFFER = 1024 * 1024
+
+
+class PackagingError(ValueError):
+    """The sources cannot be packaged as asked; the message names the option and path at fault."""
+
+
+def sha256_digest(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value):
+    """Compact JSON with sorted keys: the same value always gives the same bytes, hence the same digest."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Entry(object):
+    """One tar entry: ``name`` inside the image (posix, relative), ``kind`` file|dir|symlink, where it comes from."""
+
+    def __init__(self, name, kind, local_path=None, executable=False, size=0, link_target=None):
+        self.name = name
+        self.kind = kind
+        self.local_path = local_path
+        self.executable = executable
+        self.size = size
+        self.link_target = link_target
+
+    @property
+    def sort_key(self):
+        # Component-wise order puts a directory right before its own contents.
+        return tuple(self.name.split("/"))
+
+    @property
+    def display_name(self):
+        return self.name + "/" if self.kind == "dir" else self.name
+
+    def __repr__(self):
+        return "Entry(%r, %r)" % (self.name, self.kind)
+
+
+def is_excluded(name, patterns):
+    """True when a shell pattern matches the entry's base name or its whole path inside the image."""
+    base_name = name.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(base_name, p) or fnmatch.fnmatchcase(name, p.rstrip("/")) for p in patterns)
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _check_symlink(local_path, name, target, tree_root, real_root):
+    """Refuse a link that leaves the packaged tree, by its text and by where it really leads on disk."""
+    if posixpath.isabs(target) or os.path.isabs(target):
+        raise PackagingError("symlink %s -> %s is absolute; only relative links inside the packaged tree are allowed" % (local_path, target))
+    lexical = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    if lexical == ".." or lexical.startswith("../"):
+        raise PackagingError("symlink %s -> %s points outside the packaged tree (%s)" % (local_path, target, tree_root))
+    real_target = os.path.realpath(os.path.join(os.path.dirname(local_path), target))
+    if not _inside(real_target, real_root):
+        raise PackagingError("symlink %s -> %s points outside the packaged tree (%s)" % (local_path, target, tree_root))
+
+
+def _entry_for(local_path, name, tree_root, real_root):
+    try:
+        info = os.lstat(local_path)
+    except OSError as exc:
+        raise PackagingError("src %s cannot be read: %s" % (local_path, exc.strerror or exc))
+    if stat.S_ISLNK(info.st_mode):
+        target = os.readlink(local_path)
+        _check_symlink(local_path, name, target, tree_root, real_root)
+        return Entry(name, "symlink", local_path, link_target=target)
+    if stat.S_ISDIR(info.st_mode):
+        return Entry(name, "dir", local_path)
+    if stat.S_ISREG(info.st_mode):
+        if not os.access(local_path, os.R_OK):
+            raise PackagingError("src file %s is not readable" % local_path)
+        return Entry(name, "file", local_path, executable=bool(info.st_mode & 0o111), size=info.st_size)
+    raise PackagingError("src %s is not a regular file, directory or symlink (sockets, devices and FIFOs cannot be packaged)" % local_path)
+
+
+def _walk(directory, prefix, tree_root, real_root, exclude):
+    """Yield entries below ``directory`` (not following directory symlinks), names prefixed by ``prefix``."""
+    try:
+        children = sorted(os.listdir(directory))
+    except OSError as exc:
+        raise PackagingError("src directory %s cannot be listed: %s" % (directory, exc.strerror or exc))
+    for child in children:
+        name = prefix + child if not prefix else prefix + "/" + child
+        name = name.lstrip("/")
+        if is_excluded(name, exclude):
+            continue
+        local_path = os.path.join(directory, child)
+        entry = _entry_for(local_path, name, tree_root, real_root)
+        yield entry
+        if entry.kind == "dir":
+            for below in _walk(local_path, name, tree_root, real_root, exclude):
+                yield below
+
+
+def _source_path(source, base):
+    source = os.path.expanduser(source)
+    if base and not os.path.isabs(source):
+        source = os.path.join(base, source)
+    return os.path.normpath(os.path.abspath(source))
+
+
+def _parents(name):
+    parts = name.split("/")[:-1]
+    return ["/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def collect_entries(sources, base=None, exclude=DEFAULT_EXCLUDE):
+    """Sorted entries for ``sources`` (files and directories, recursively).
+
+    With ``base``, names are paths relative to ``base`` (relative sources are taken relative to it too, and the
+    directories between ``base`` and each source are added); without it, a directory's contents sit at the image
+    root and a file sits there by its own name. Symlinks stay symlinks and must not lead out of the tree.
+    """
+    if not sources:
+        raise PackagingError("src is empty: give at least one file or directory to package")
+    exclude = list(exclude or ())
+    base_path = os.path.normpath(os.path.abspath(os.path.expanduser(base))) if base else None
+    if base_path and not os.path.isdir(base_path):
+        raise PackagingError("base %s is not a directory" % base)
+    entries = {}
+    for source in sources:
+        path = _source_path(source, base_path)
+        if not os.path.lexists(path):
+            raise PackagingError("src %s does not exist" % source)
+        if base_path:
+            if not _inside(path, base_path):
+                raise PackagingError("src %s is not inside base %s" % (source, base))
+            tree_root, name = base_path, os.path.relpath(path, base_path).replace(os.sep, "/")
+        elif os.path.isdir(path) and not os.path.islink(path):
+            tree_root, name = path, ""
+        else:
+            tree_root, name = os.path.dirname(path), os.path.basename(path)
+        real_root = os.path.realpath(tree_root)
+        found = []
+        if name in ("", "."):
+            found.extend(_walk(path, "", tree_root, real_root, exclude))
+        elif not is_excluded(name, exclude):
+            found.extend(Entry(parent, "dir", os.path.join(tree_root, parent)) for parent in _parents(name))
+            top = _entry_for(path, name, tree_root, real_root)
+            found.append(top)
+            if top.kind == "dir":
+                found.extend(_walk(path, name, tree_root, real_root, exclude))
+        for entry in found:
+            _merge(entries, entry, source)
+    return sorted(entries.values(), key=lambda e: e.sort_key)
+
+
+def _merge(entries, entry, source):
+    known = entries.get(entry.name)
+    if known is None:
+        entries[entry.name] = entry
+    elif not (known.kind == entry.kind == "dir") and known.local_path != entry.local_path:
+        # Two sources that give the same directory merge; two different files at one path are a conflict.
+        raise PackagingError("src %s puts %s into the image, but another source already did (%s)" % (source, entry.name, known.local_path))
+
+
+class _HashingWriter(object):
+    """A write-only stream that hashes and counts what passes through to ``target``."""
+
+    def __init__(self, target):
+        self.target = target
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        self.hash.update(data)
+        self.size += len(data)
+        self.target.write(data)
+        return len(data)
+
+    def flush(self):
+        self.target.flush()
+
+    @property
+    def digest(self):
+        return "sha256:" + self.hash.hexdigest()
+
+
+def _tar_info(entry, mtime):
+    info = tarfile.TarInfo(entry.name)
+    info.mtime = int(mtime)
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if entry.kind == "dir":
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+    elif entry.kind == "symlink":
+        info.type, info.mode, info.linkname = tarfile.SYMTYPE, 0o777, entry.link_target
+    else:
+        info.type, info.mode = tarfile.REGTYPE, 0o755 if entry.executable else 0o644
+    return info
+
+
+class _SizedReader(object):
+    """Reads exactly the size recorded in the tar header, failing loudly if the file changed while packaging."""
+
+    def __init__(self, stream, size, path):
+        self.stream, self.left, self.path = stream, size, path
+
+    def read(self, count=-1):
+        count = self.left if count is None or count < 0 else min(count, self.left)
+        data = self.stream.read(count)
+        if len(data) < count:
+            raise PackagingError("src file %s shrank while it was being packaged" % self.path)
+        self.left -= len(data)
+        return data
+
+
+def write_layer(entries, out_stream, mtime=0, compression_level=6):
+    """Stream the tar+gzip of ``entries`` into ``out_stream``; return (diff_id, digest, compressed size, tar size)."""
+    compressed = _HashingWriter(out_stream)
+    # filename='' and mtime=0 keep the gzip header free of names and times.
+    gzip_stream = gzip.GzipFile(filename="", mode="wb", compresslevel=compression_level, fileobj=compressed, mtime=0)
+    uncompressed = _HashingWriter(gzip_stream)
+    tar = tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8", bufsize=_COPY_BUFFER)
+    try:
+        for entry in entries:
+            info = _tar_info(entry, mtime)
+            if entry.kind == "file":
+                with open(entry.local_path, "rb") as stream:
+                    size = os.fstat(stream.fileno()).st_size
+                    info.size = size
+                    tar.addfile(info, _SizedReader(stream, size, entry.local_path))
+            else:
+                tar.addfile(info)
+    finally:
+        tar.close()
+        gzip_stream.close()
+    out_stream.flush()
+    return uncompressed.digest, compressed.digest, compressed.size, uncompressed.size
+
+
+class Blob(object):
+    """A blob to push: from bytes in memory (``data``) or a file on disk (``path``)."""
+
+    def __init__(self, media_type, digest, size, data=None, path=None, annotations=None):
+        self.media_type = media_type
+        self.digest = digest
+        self.size = size
+        self.data = data
+        self.path = path
+        self.annotations = annotations or {}
+
+    @classmethod
+    def from_bytes(cls, media_type, data):
+        return cls(media_type, sha256_digest(data), len(data), data=data)
+
+    def descriptor(self):
+        descriptor = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.annotations:
+            descriptor["annotations"] = dict(self.annotations)
+        return descriptor
+
+    def open(self):
+        if self.path is not None:
+            return open(self.path, "rb")
+        import io
+        return io.BytesIO(self.data)
+
+
+def rfc3339(epoch):
+    import datetime
+    moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(epoch))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_config(diff_id, created_epoch=0, labels=None):
+    """The image config Config Sync's oci-sync (go-containerregistry) reads: one layer in ``rootfs.diff_ids``."""
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": rfc3339(created_epoch),
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }
+    if labels:
+        config["config"]["Labels"] = dict(labels)
+    return canonical_json(config)
+
+
+def manifest(config_blob, layer_blobs, media_type, artifact_type=None, annotations=None):
+    """Manifest bytes (canonical JSON) for a config and layers; ``artifact_type`` and annotations only for OCI."""
+    document = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": config_blob.descriptor(),
+        "layers": [blob.descriptor() for blob in layer_blobs],
+    }
+    if artifact_type:
+        document["artifactType"] = artifact_type
+    if annotations:
+        document["annotations"] = dict(annotations)
+    return canonical_json(document)
+
+
+class Package(object):
+    """Everything a push needs: the manifest bytes and the blobs it names (config first, then the layer)."""
+
+    def __init__(self, manifest_bytes, media_type, config, layer, entries, diff_id, artifact_type=None):
+        self.manifest = manifest_bytes
+        self.media_type = media_type
+        self.digest = sha256_digest(manifest_bytes)
+        self.config = config
+        self.layer = layer
+        self.blobs = [config, layer]
+        self.entries = entries
+        self.diff_id = diff_id
+        self.artifact_type = artifact_type
+
+    @property
+    def files(self):
+        return [entry.display_name for entry in self.entries]
+
+
+def build_package(entries, layer_path, fmt="image", manifest_type="docker", mtime=0, compression_level=6,
+                  annotations=None, labels=None, artifact_type=DEFAULT_ARTIFACT_TYPE, layer_title=None):
+    """Write the layer to ``layer_path`` and return the Package.
+
+    ``fmt`` image: a container image like ``crane append`` (Docker schema2 or OCI by ``manifest_type``).
+    ``fmt`` artifact: like ``oras push`` of a .tar.gz: OCI manifest, ``artifactType``, the empty config, the layer
+    titled ``layer_title``, and no ``created`` annotation so the digest does not change with time.
+    """
+    with open(layer_path, "wb") as out_stream:
+        diff_id, layer_digest, layer_size, dummy_tar_size = write_layer(entries, out_stream, mtime, compression_level)
+    if fmt == "artifact":
+        layer = Blob(OCI_LAYER, layer_digest, layer_size, path=layer_path, annotations={TITLE_ANNOTATION: layer_title or "bundle.tar.gz"})
+        config = Blob.from_bytes(OCI_EMPTY, EMPTY_JSON)
+        body = manifest(config, [layer], OCI_MANIFEST, artifact_type=artifact_type, annotations=annotations)
+        return Package(body, OCI_MANIFEST, config, layer, entries, diff_id, artifact_type)
+    if manifest_type == "oci":
+        media_type, config_type, layer_type = OCI_MANIFEST, OCI_CONFIG, OCI_LAYER
+    else:
+        media_type, config_type, layer_type = DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER
+    layer = Blob(layer_type, layer_digest, layer_size, path=layer_path)
+    config = Blob.from_bytes(config_type, image_config(diff_id, mtime, labels))
+    body = manifest(config, [layer], media_type, annotations=annotations)
+    return Package(body, media_type, config, layer, entries, diff_id)

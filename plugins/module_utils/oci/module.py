@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``oci_push`` module's logic: option checks, packaging, push. ``plugins/modules/oci_push.py`` only declares options."""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import os
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.configsync.oci.plugins.module_utils.oci import layout
+from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
+    REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials, redact,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.oci.push import push, push_result
+from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import ReferenceError, parse_reference, validate_tag
+from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import (
+    DEFAULT_CHUNK_SIZE, HAS_REQUESTS, RegistryClient, RegistryError,
+)
+
+OCI_PUSH_ARGSPEC = dict(
+    src=dict(type="list", elements="path", required=True),
+    base=dict(type="path"),
+    exclude=dict(type="list", elements="str", default=list(layout.DEFAULT_EXCLUDE)),
+    image=dict(type="str", required=True),
+    tags=dict(type="list", elements="str", default=[]),
+    format=dict(type="str", default="image", choices=["image", "artifact"]),
+    manifest_type=dict(type="str", choices=["docker", "oci"]),
+    artifact_type=dict(type="str", default=layout.DEFAULT_ARTIFACT_TYPE),
+    layer_title=dict(type="str"),
+    annotations=dict(type="dict", default={}),
+    labels=dict(type="dict", default={}),
+    source_date_epoch=dict(type="int", fallback=(env_fallback, ["SOURCE_DATE_EPOCH"])),
+    compression_level=dict(type="int", default=6),
+    mount_from=dict(type="list", elements="str", default=[]),
+    chunk_size=dict(type="int", default=DEFAULT_CHUNK_SIZE),
+)
+OCI_PUSH_ARGSPEC.update(REGISTRY_AUTH_ARGSPEC)
+
+
+class OptionError(ValueError):
+    """An option value the module refuses before doing anything."""
+
+
+def _tags(reference, extra_tags):
+    tags = []
+    for tag in ([reference.tag] if reference.tag else []) + list(extra_tags):
+        try:
+            validate_tag(tag)
+        except ReferenceError as exc:
+            raise OptionError("tags: %s" % exc)
+        if tag not in tags:
+            tags.append(tag)
+    if not tags:
+        raise OptionError("image %s has no tag: write HOST/PATH:TAG or list tags" % reference)
+    return tags
+
+
+def _mount_sources(reference, values):
+    """Repositories on the same registry to mount blobs from: 'team/app' or 'HOST/team/app[:tag]'."""
+    sources = []
+    for value in values:
+        if value.startswith(reference.host + "/"):
+            try:
+                source = parse_reference(value).repository
+            except ReferenceError as exc:
+                raise OptionError("mount_from: %s" % exc)
+        else:
+            try:
+                source = parse_reference("%s/%s" % (reference.host, value)).repository
+            except ReferenceError:
+                raise OptionError("mount_from %r is not a repository on %s (cross-repository mounts only work within one registry)"
+                                  % (value, reference.host))
+        if source != reference.repository and source not in sources:
+            sources.append(source)
+    return sources
+
+
+def _check_options(params):
+    """Refuse every bad option before packaging or any request; returns (reference, tags, manifest_type)."""
+    try:
+        reference = parse_reference(params["image"])
+    except ReferenceError as exc:
+        raise OptionError(str(exc))
+    if reference.digest:
+        raise OptionError("image %s names a digest; push to a tag (HOST/PATH:TAG or tags)" % params["image"])
+    tags = _tags(reference, params["tags"])
+    manifest_type = params["manifest_type"]
+    if params["format"] == "artifact":
+        if manifest_type == "docker":
+            raise OptionError("manifest_type=docker does not apply to format=artifact (artifacts are always OCI manifests)")
+        if params["labels"]:
+            raise OptionError("labels apply to format=image only (an artifact has an empty config); use annotations")
+        manifest_type = "oci"
+    manifest_type = manifest_type or "docker"
+    if params["annotations"] and manifest_type == "docker":
+        raise OptionError("annotations need an OCI manifest: set manifest_type=oci (Docker schema2 manifests have no annotations)")
+    for option in ("annotations", "labels"):
+        for key, value in params[option].items():
+            if not isinstance(value, str):
+                raise OptionError("%s: the value of %r must be a string, got %r" % (option, key, value))
+    if not 1 <= params["compression_level"] <= 9:
+        raise OptionError("compression_level must be 1 to 9, got %d" % params["compression_level"])
+    if params["chunk_size"] < 1024:
+        raise OptionError("chunk_size must be at least 1024 bytes, got %d" % params["chunk_size"])
+    if params["retries"] < 0:
+        raise OptionError("retries must be 0 or more, got %d" % params["retries"])
+    if params["timeout"] <= 0:
+        raise OptionError("timeout must be positive, got %s" % params["timeout"])
+    if (params["source_date_epoch"] or 0) < 0:
+        raise OptionError("source_date_epoch must be 0 or more, got %d" % params["source_date_epoch"])
+    if params["ca_cert"] and not os.path.isfile(params["ca_cert"]):
+        raise OptionError("ca_cert %s is not a file" % params["ca_cert"])
+    return reference, tags, manifest_type
+
+
+def _google_token(module):
+    def token():
+        from ansible_collections.configsync.oci.plugins.module_utils.gcp import GcpAuthError, access_token
+        try:
+            return access_token(module.params)
+        except GcpAuthError as exc:
+            raise RegistryAuthError("Google credentials for the registry: %s" % exc)
+        except Exception as exc:  # google-auth transport/refresh errors; their text holds no secret
+            raise RegistryAuthError("Google credentials for the registry could not be refreshed: %s" % type(exc).__name__)
+    return token
+
+
+def _client(module, reference):
+    params = module.params
+    credentials = RegistryCredentials(reference.host, params["username"], params["password"], params["docker_config"],
+                                      google_token=_google_token(module))
+    client = RegistryClient(reference.host, credentials, validate_certs=params["validate_certs"], ca_cert=params["ca_cert"],
+                            insecure=params["insecure"], timeout=params["timeout"], retries=params["retries"],
+                            chunk_size=params["chunk_size"])
+    return client, credentials
+
+
+def run(module):
+    """Everything ``oci_push`` does; exits through exit_json / fail_json."""
+    params = module.params
+    if not HAS_REQUESTS:
+        module.fail_json(msg="oci_push needs the Python library requests on the host it runs on")
+    try:
+        reference, tags, manifest_type = _check_options(params)
+        mount_from = _mount_sources(reference, params["mount_from"])
+        entries = layout.collect_entries(params["src"], params["base"], params["exclude"])
+    except (OptionError, layout.PackagingError) as exc:
+        module.fail_json(msg=str(exc))
+    layer_path = os.path.join(module.tmpdir, "layer.tar.gz")
+    title = params["layer_title"] or reference.repository.rsplit("/", 1)[-1] + ".tar.gz"
+    try:
+        package = layout.build_package(
+            entries, layer_path, fmt=params["format"], manifest_type=manifest_type, mtime=params["source_date_epoch"] or 0,
+            compression_level=params["compression_level"], annotations=params["annotations"], labels=params["labels"],
+            artifact_type=params["artifact_type"], layer_title=title)
+    except (layout.PackagingError, IOError, OSError) as exc:
+        module.fail_json(msg="packaging src failed: %s" % exc)
+    client, credentials = _client(module, reference)
+    try:
+        plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)
+    except (RegistryError, RegistryAuthError) as exc:
+        module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
+    except Exception as exc:  # requests' own errors (TLS, invalid URLs): name the registry, keep the text short
+        import requests
+        if not isinstance(exc, requests.exceptions.RequestException):
+            raise
+        module.fail_json(msg=redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference))
+    finally:
+        if os.path.exists(layer_path):
+            os.unlink(layer_path)
+    result = push_result(reference, tags, package, plan, client.stats)
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
