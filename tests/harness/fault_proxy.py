@@ -3,6 +3,8 @@
     proxy = FaultProxy(registry.url).start()
     proxy.fail("PUT", r"/manifests/", times=2, status=503)      # first two manifest PUTs get 503, then forwarded
     proxy.fail("PATCH", r"/blobs/uploads/", times=1, reset=True)  # first upload chunk: TCP reset
+    gate = proxy.hold("PATCH", r"/blobs/uploads/", skip=2)      # third chunk waits until gate.release()
+    gate.arrived.wait(60); registry.kill(); gate.release()       # ... and then meets a dead registry: TCP reset
     ... push to proxy.host ...
     proxy.injected()   # what was injected, in order
     proxy.stop()
@@ -20,30 +22,56 @@ import struct
 import threading
 import urllib.parse
 
-from harness.controlplane import LOOPBACK
+from harness.registry import LOOPBACK
 
 # Hop-by-hop headers (RFC 9110 7.6.1), plus Date and Server, which send_response() writes itself.
 HOP_BY_HOP = {"date", "server", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
 PIECE = 256 * 1024
 
 
-class FaultRule:
-    """The first ``times`` requests whose method and path match get ``status`` (or a TCP reset) instead of an answer."""
+HOLD_LIMIT = 120
 
-    def __init__(self, method, path_pattern, times, status=503, reset=False, retry_after=None):
+
+class FaultRule:
+    """After ``skip`` matching requests pass, the next ``times`` get ``status``, a TCP reset, or are held at a gate."""
+
+    def __init__(self, method, path_pattern, times, status=503, reset=False, retry_after=None, skip=0, gate=None):
         self.method = method.upper() if method else None
         self.path = re.compile(path_pattern)
+        self.skip = skip
         self.remaining = times
         self.status = status
         self.reset = reset
         self.retry_after = retry_after
+        self.gate = gate
 
     def matches(self, method, path):
         return self.remaining > 0 and (self.method in (None, method)) and self.path.search(path) is not None
 
+    def consume(self):
+        """True when this match is faulted, False when it is one of the ``skip`` that pass."""
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        self.remaining -= 1
+        return True
+
     @property
     def action(self):
+        if self.gate is not None:
+            return "held"
         return "reset" if self.reset else str(self.status)
+
+
+class Gate:
+    """Holds requests until ``release()``; ``arrived`` is set when the first held request is waiting."""
+
+    def __init__(self):
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    def release(self):
+        self.released.set()
 
 
 class FaultProxy:
@@ -70,11 +98,22 @@ class FaultProxy:
     def url(self):
         return "http://" + self.host
 
-    def fail(self, method, path_pattern, times, status=503, reset=False, retry_after=None):
+    def fail(self, method, path_pattern, times, status=503, reset=False, retry_after=None, skip=0):
         """Add a rule; rules are tried in the order added."""
         with self._lock:
-            self.rules.append(FaultRule(method, path_pattern, times, status, reset, retry_after))
+            self.rules.append(FaultRule(method, path_pattern, times, status, reset, retry_after, skip))
         return self
+
+    def hold(self, method, path_pattern, times=1, skip=0):
+        """Hold matching requests (after ``skip`` pass) until the returned Gate is released, then forward them.
+
+        Lets a test act at an exact point of a client's exchange, e.g. stop the registry while an upload is open.
+        A held request is released after HOLD_LIMIT seconds anyway.
+        """
+        gate = Gate()
+        with self._lock:
+            self.rules.append(FaultRule(method, path_pattern, times, skip=skip, gate=gate))
+        return gate
 
     def start(self):
         self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
@@ -108,8 +147,7 @@ class FaultProxy:
         with self._lock:
             for rule in self.rules:
                 if rule.matches(method, path):
-                    rule.remaining -= 1
-                    return rule
+                    return rule if rule.consume() else None
         return None
 
     def record(self, method, path, action):
@@ -117,7 +155,7 @@ class FaultProxy:
             self.log.append({"method": method, "path": path, "action": action})
 
     def requests(self):
-        """Every request seen: {"method", "path", "action"}; action is "forwarded <status>", "503", "429", "reset"..."""
+        """Every request seen: {"method", "path", "action"}; action is "forwarded <status>", "503", "429", "reset", "held"..."""
         with self._lock:
             return list(self.log)
 
@@ -140,8 +178,18 @@ def _handler_for(proxy):
         def _handle(self):
             path = urllib.parse.urlsplit(self.path).path
             rule = proxy.take_rule(self.command, path)
+            if rule is not None and rule.gate is not None:
+                proxy.record(self.command, path, rule.action)
+                rule.gate.arrived.set()
+                rule.gate.released.wait(HOLD_LIMIT)
+                rule = None
             if rule is None:
-                status = self._forward()
+                try:
+                    status = self._forward()
+                except OSError:
+                    proxy.record(self.command, path, "upstream unreachable: reset")
+                    self._reset()
+                    return
                 proxy.record(self.command, path, "forwarded {0}".format(status))
             elif rule.reset:
                 proxy.record(self.command, path, rule.action)

@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from harness.controlplane import LOOPBACK
-from harness.registry import CertificateAuthority
+from harness.registry import LOOPBACK, CertificateAuthority
 
 DEFAULT_SERVICE = "configsync-test-registry"
 DEFAULT_ISSUER = "configsync-test-token-server"
