@@ -95,7 +95,7 @@ def run_tool(argv, **kwargs):
 
 
 def oci_push(ansible, image, src, fmt, **options):
-    args = {"src": [str(path) for path in src], "image": image, "format": fmt, "insecure": True}
+    args = {"src": [str(path) for path in src], "image": image, "format": fmt}
     args.update(options)
     run = ansible(tasks=[{"name": "push", "configsync.oci.oci_push": args}])
     result = run.result("push")
@@ -104,8 +104,8 @@ def oci_push(ansible, image, src, fmt, **options):
 
 
 def sources(tree):
-    """The top-level entries of a tree, as oci_push's src list (what `tar -cf x.tar *` would take)."""
-    return sorted(tree.iterdir())
+    """oci_push's src for a tree: the directory itself, whose contents sit at the image root (like `tar -C tree -cf x.tar .`)."""
+    return [tree]
 
 
 def layer_bytes(registry, repository, tag):
