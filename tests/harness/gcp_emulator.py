@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local, in-memory emulator of the Google Cloud REST APIs this collection calls.
 
 Served on one 127.0.0.1 port, so every client library can be pointed at it with an endpoint override:
@@ -738,9 +737,8 @@ class ArtifactRegistry:
         if name in self.emulator.repositories:
             raise ApiError("ALREADY_EXISTS", "the repository already exists")
         now = timestamp()
-        repo.update({"name": name, "createTime": now, "updateTime": now, "satisfiesPzi": True,
-                     "registryUri": "{0}-{1}/{2}/{3}".format(location, AR_REGISTRY_HOSTS[repo["format"]],
-                                                            project["projectId"], repo_id),
+        registry_uri = "{0}-{1}/{2}/{3}".format(location, AR_REGISTRY_HOSTS[repo["format"]], project["projectId"], repo_id)
+        repo.update({"name": name, "createTime": now, "updateTime": now, "satisfiesPzi": True, "registryUri": registry_uri,
                      "_packages": {}, "_policy": None, "_scanningSince": now})
         self.emulator.repositories[name] = repo
         response = dict({"@type": AR_REPOSITORY_TYPE}, **self.view(repo, with_times=False, with_registry_uri=False))
@@ -815,7 +813,7 @@ class ArtifactRegistry:
     def list_packages(self, ctx, project_ref, location, repo_id):
         repo = self.repository(project_ref, location, repo_id, "artifactregistry.packages.list")
         packages = [{k: v for k, v in package.items() if not k.startswith("_")}
-                    for _, package in sorted(repo["_packages"].items())]
+                    for dummy, package in sorted(repo["_packages"].items())]
         return page(packages, ctx.query, "packages")
 
     def get_iam_policy(self, ctx, project_ref, location, repo_id):
@@ -932,8 +930,8 @@ class ServiceUsage:
     def project_for(self, kind, project_ref, verb, services):
         project = self.emulator.project(project_ref) if kind == "projects" else None
         if project is None:
-            message = "Permission denied to {0} service [{1}]\nHelp Token: {2}".format(verb, ",".join(services),
-                                                                                     secrets.token_urlsafe(24))
+            help_token = secrets.token_urlsafe(24)
+            message = "Permission denied to {0} service [{1}]\nHelp Token: {2}".format(verb, ",".join(services), help_token)
             raise ApiError("PERMISSION_DENIED", message, [
                 {"@type": "type.googleapis.com/google.rpc.PreconditionFailure",
                  "violations": [{"type": "googleapis.com", "subject": "110002"}]},
@@ -1077,7 +1075,7 @@ class OAuth:
         """The caller's principal, or an ApiError 401."""
         if not header:
             raise ApiError("UNAUTHENTICATED", UNAUTHENTICATED_MISSING, [error_info("CREDENTIALS_MISSING", "googleapis.com")])
-        scheme, _, credential = header.partition(" ")
+        scheme, dummy, credential = header.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise ApiError("UNAUTHENTICATED", UNAUTHENTICATED_INVALID, [error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", "googleapis.com")])
@@ -1380,7 +1378,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     server = EmulatorServer(args.port, args.verbose)
     for spec in args.project:
-        project_id, _, number = spec.partition(":")
+        project_id, dummy, number = spec.partition(":")
         server.emulator.seed_project(project_id, number or None)
     if args.port_file:
         temporary = args.port_file + ".tmp"

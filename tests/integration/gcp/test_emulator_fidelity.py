@@ -575,7 +575,7 @@ def test_injected_unavailable_then_normal(gcp):
     gcp.inject("artifactregistry.repositories.get", code=503, count=2)
     url = gcp.endpoint + "/v1/" + gcp.repository_name("nothing")
     headers = {"Authorization": "Bearer " + gcp.access_token}
-    answers = [requests.get(url, headers=headers, timeout=30) for _ in range(3)]
+    answers = [requests.get(url, headers=headers, timeout=30) for dummy in range(3)]
     assert [a.status_code for a in answers] == [503, 503, 404]
     assert answers[0].json()["error"]["status"] == "UNAVAILABLE"
     assert [e["status"] for e in gcp.requests()] == [503, 503, 404]
