@@ -1,0 +1,471 @@
+"""A real Kubernetes control plane for tests: etcd + kube-apiserver on loopback, started the way envtest does.
+
+controller-runtime's envtest (pkg/internal/testing/controlplane) runs the same two binaries with the same flags;
+this module does it from Python so tests and demos need neither Docker nor downloads. No controller-manager
+runs: there are no default ServiceAccounts and a deleted namespace stays Terminating.
+
+    cp = ControlPlane(workdir).start()   # PKI, etcd, kube-apiserver, /readyz, Config Sync CRDs, namespace
+    cp.kubeconfig, cp.server, cp.ca_file
+    cp.stop()
+
+CLI for demos: ``python tests/harness/controlplane.py up --dir D`` prints the kubeconfig path once ready and runs
+until SIGTERM/SIGINT; ``python tests/harness/controlplane.py down --dir D`` stops it.
+"""
+import argparse
+import ctypes
+import datetime
+import ipaddress
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if __package__ in (None, ""):
+    # Run as a script: make the `harness` package importable like under pytest (pythonpath = tests).
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from harness import tools  # noqa: E402  pylint: disable=wrong-import-position
+
+LOOPBACK = "127.0.0.1"
+CONFIG_SYNC_NAMESPACE = "config-management-system"
+ADMIN_USER = "configsync-test-admin"
+PR_SET_PDEATHSIG = 1
+CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane did not come up; the message ends with the failing process's log tail."""
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on right now (the kernel picks it, like envtest's addr.Suggest)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent():
+    """Runs in the child before exec: if the Python process that started the server dies, the server gets SIGTERM."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _loopback_session():
+    """A requests session that ignores the environment: REQUESTS_CA_BUNDLE would override its `verify` (a known
+    requests behaviour) and proxy variables must never route loopback traffic elsewhere."""
+    http = requests.Session()
+    http.trust_env = False
+    return http
+
+
+class Pki:
+    """CA, kube-apiserver serving certificate, service-account key pair and an admin client certificate.
+
+    ECDSA P-256 keys: generated in milliseconds, and accepted by kube-apiserver for serving, client and
+    service-account signing.
+    """
+
+    def __init__(self, directory):
+        self.dir = pathlib.Path(directory)
+        self.ca_file = self.dir / "ca.crt"
+        self.ca_key_file = self.dir / "ca.key"
+        self.serving_cert_file = self.dir / "apiserver.crt"
+        self.serving_key_file = self.dir / "apiserver.key"
+        self.sa_key_file = self.dir / "sa-signer.key"
+        self.sa_pub_file = self.dir / "sa-signer.pub"
+        self.admin_cert_file = self.dir / "admin.crt"
+        self.admin_key_file = self.dir / "admin.key"
+
+    def generate(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_cert = self._ca_certificate(ca_key)
+        self._write_cert(self.ca_file, ca_cert)
+        self._write_key(self.ca_key_file, ca_key)
+
+        serving_key = ec.generate_private_key(ec.SECP256R1())
+        serving_names = [x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
+                         x509.DNSName("kubernetes.default.svc"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
+        serving = self._leaf(ca_key, ca_cert, serving_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
+                             ExtendedKeyUsageOID.SERVER_AUTH, serving_names)
+        self._write_cert(self.serving_cert_file, serving)
+        self._write_key(self.serving_key_file, serving_key)
+
+        sa_key = ec.generate_private_key(ec.SECP256R1())
+        self._write_key(self.sa_key_file, sa_key)
+        self.sa_pub_file.write_bytes(sa_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+
+        # O=system:masters: the group kube-apiserver always authorizes, whatever RBAC holds.
+        admin_key = ec.generate_private_key(ec.SECP256R1())
+        admin_subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                   x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER)])
+        admin = self._leaf(ca_key, ca_cert, admin_key, admin_subject, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+        self._write_cert(self.admin_cert_file, admin)
+        self._write_key(self.admin_key_file, admin_key)
+        return self
+
+    @staticmethod
+    def _validity(builder):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return builder.not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=7))
+
+    def _ca_certificate(self, ca_key):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "configsync-test-ca")])
+        builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ca_key.public_key())
+        builder = self._validity(builder.serial_number(x509.random_serial_number()))
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        builder = builder.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                                      encipher_only=False, decipher_only=False), critical=True)
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    def _leaf(self, ca_key, ca_cert, key, subject, usage, alt_names):
+        builder = x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject).public_key(key.public_key())
+        builder = self._validity(builder.serial_number(x509.random_serial_number()))
+        builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        builder = builder.add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
+                                                      data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                                      crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        if alt_names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    @staticmethod
+    def _write_cert(path, cert):
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    @staticmethod
+    def _write_key(path, key):
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.chmod(0o600)
+
+
+class ServerProcess:
+    """One server binary started in its own session, output to a log file, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, name, argv, log_file):
+        self.name = name
+        self.argv = [str(arg) for arg in argv]
+        self.log_file = pathlib.Path(log_file)
+        self.process = None
+
+    def start(self):
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(self.log_file), "ab") as log:
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True, preexec_fn=_die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout=20):
+        if not self.running():
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class ControlPlane:
+    """etcd + kube-apiserver on free loopback ports, with everything written under ``workdir``.
+
+    workdir/pki (certificates, keys), workdir/etcd-data, workdir/logs/{etcd,kube-apiserver}.log, workdir/kubeconfig.
+    """
+
+    def __init__(self, workdir, etcd=None, kube_apiserver=None, crds=None, namespaces=(CONFIG_SYNC_NAMESPACE,), start_timeout=120):
+        self.workdir = pathlib.Path(workdir).resolve()
+        self.etcd_binary = etcd
+        self.apiserver_binary = kube_apiserver
+        self.crd_files = crds
+        self.namespaces = tuple(namespaces)
+        self.start_timeout = start_timeout
+        self.pki = Pki(self.workdir / "pki")
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.log_dir = self.workdir / "logs"
+        self.etcd_url = None
+        self.server = None
+        self.etcd = None
+        self.apiserver = None
+        self.timings = {}
+
+    # Paths tests and tools commonly want.
+    @property
+    def ca_file(self):
+        return self.pki.ca_file
+
+    @property
+    def client_cert_file(self):
+        return self.pki.admin_cert_file
+
+    @property
+    def client_key_file(self):
+        return self.pki.admin_key_file
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        started = time.monotonic()
+        try:
+            self._resolve_binaries()
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._timed("pki", self.pki.generate)
+            self._timed("etcd", self._start_etcd)
+            self._timed("kube-apiserver", self._start_apiserver)
+            self._write_kubeconfig()
+            self._timed("crds", self._install_crds)
+            self._timed("namespaces", self._create_namespaces)
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["total"] = round(time.monotonic() - started, 3)
+        (self.workdir / "timings.json").write_text(json.dumps(self.timings, indent=2) + "\n")
+        return self
+
+    def stop(self):
+        # The API server first: it must not see etcd vanish under it and spend its stop timeout retrying.
+        for server in (self.apiserver, self.etcd):
+            if server:
+                server.stop()
+
+    def pids(self):
+        return {server.name: server.pid for server in (self.etcd, self.apiserver) if server and server.running()}
+
+    def session(self):
+        """A requests session that talks to this API server as the admin (system:masters) user."""
+        http = _loopback_session()
+        http.verify = str(self.ca_file)
+        http.cert = (str(self.client_cert_file), str(self.client_key_file))
+        return http
+
+    def _timed(self, step, function):
+        began = time.monotonic()
+        function()
+        self.timings[step] = round(time.monotonic() - began, 3)
+
+    def _resolve_binaries(self):
+        began = time.monotonic()
+        self.etcd_binary = pathlib.Path(self.etcd_binary or tools.tool("etcd"))
+        self.apiserver_binary = pathlib.Path(self.apiserver_binary or tools.tool("kube-apiserver"))
+        if self.crd_files is None:
+            self.crd_files = tools.crd_paths()
+        # Non-zero only when build-tools had to build something: the cold-start cost.
+        self.timings["binaries"] = round(time.monotonic() - began, 3)
+
+    def _start_etcd(self):
+        data_dir = self.workdir / "etcd-data"
+        # Each start is a fresh cluster: stale data from an earlier run would hold objects from other tests.
+        shutil.rmtree(str(data_dir), ignore_errors=True)
+        client_url = "http://{0}:{1}".format(LOOPBACK, free_port())
+        peer_url = "http://{0}:{1}".format(LOOPBACK, free_port())
+        argv = [self.etcd_binary,
+                "--data-dir=" + str(data_dir),
+                "--listen-client-urls=" + client_url,
+                "--advertise-client-urls=" + client_url,
+                "--listen-peer-urls=" + peer_url,
+                "--initial-advertise-peer-urls=" + peer_url,
+                "--initial-cluster=default=" + peer_url,
+                # As envtest: a throw-away test store does not need fsync, and tests get much faster without it.
+                "--unsafe-no-fsync=true"]
+        self.etcd = ServerProcess("etcd", argv, self.log_dir / "etcd.log").start()
+        self.etcd_url = client_url
+        http = _loopback_session()
+        self._wait_until(self.etcd, lambda: http.get(client_url + "/health", timeout=2).json().get("health") == "true")
+
+    def _start_apiserver(self):
+        port = free_port()
+        self.server = "https://{0}:{1}".format(LOOPBACK, port)
+        cert_dir = self.workdir / "apiserver-certs"
+        cert_dir.mkdir(exist_ok=True)
+        # The flags of envtest's APIServer.defaultArgs, plus the client CA it adds for certificate users (CertAuthn).
+        # No --advertise-address: kube-apiserver rejects a loopback address for the `kubernetes` Service endpoints
+        # (and /readyz never turns ready); the default (the host's address) is only recorded, never dialled here.
+        argv = [self.apiserver_binary,
+                "--etcd-servers=" + self.etcd_url,
+                "--cert-dir=" + str(cert_dir),
+                "--tls-cert-file=" + str(self.pki.serving_cert_file),
+                "--tls-private-key-file=" + str(self.pki.serving_key_file),
+                "--client-ca-file=" + str(self.pki.ca_file),
+                "--secure-port=" + str(port),
+                "--bind-address=" + LOOPBACK,
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                # No controller-manager creates default ServiceAccounts, so the admission plugin would reject pods.
+                "--disable-admission-plugins=ServiceAccount",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=" + self.server + "/",
+                "--service-account-key-file=" + str(self.pki.sa_pub_file),
+                "--service-account-signing-key-file=" + str(self.pki.sa_key_file)]
+        self.apiserver = ServerProcess("kube-apiserver", argv, self.log_dir / "kube-apiserver.log").start()
+        http = self.session()
+        self._wait_until(self.apiserver, lambda: http.get(self.server + "/readyz", timeout=5).status_code == 200)
+
+    def _wait_until(self, server, is_ready):
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if not server.running():
+                raise ControlPlaneError("{0} exited with code {1}; log {2}:\n{3}".format(
+                    server.name, server.process.returncode, server.log_file, server.log_tail()))
+            try:
+                if is_ready():
+                    return
+            except (requests.RequestException, ValueError):
+                pass  # not listening yet, or not answering JSON yet
+            time.sleep(0.1)
+        raise ControlPlaneError("{0} not ready after {1}s; log {2}:\n{3}".format(
+            server.name, self.start_timeout, server.log_file, server.log_tail()))
+
+    def _write_kubeconfig(self):
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "configsync-test", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
+            "users": [{"name": ADMIN_USER, "user": {"client-certificate": str(self.client_cert_file),
+                                                    "client-key": str(self.client_key_file)}}],
+            "contexts": [{"name": "configsync-test", "context": {"cluster": "configsync-test", "user": ADMIN_USER}}],
+            "current-context": "configsync-test",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config, default_flow_style=False))
+        self.kubeconfig.chmod(0o600)
+
+    def _install_crds(self):
+        http = self.session()
+        names = []
+        for path in self.crd_files or ():
+            for crd in yaml.safe_load_all(pathlib.Path(path).read_text()):
+                if isinstance(crd, dict) and crd.get("kind") == "CustomResourceDefinition":
+                    self._create(http, CRD_API, crd)
+                    names.append(crd["metadata"]["name"])
+        for name in names:
+            self._wait_established(http, name)
+
+    def _wait_established(self, http, name):
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            response = http.get("{0}{1}/{2}".format(self.server, CRD_API, name), timeout=10)
+            response.raise_for_status()
+            conditions = response.json().get("status", {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                return
+            time.sleep(0.05)
+        raise ControlPlaneError("CRD {0} not Established after {1}s".format(name, self.start_timeout))
+
+    def _create_namespaces(self):
+        http = self.session()
+        for namespace in self.namespaces:
+            self._create(http, "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+
+    def _create(self, http, collection, body):
+        response = http.post(self.server + collection, json=body, timeout=30)
+        if response.status_code not in (200, 201, 409):
+            raise ControlPlaneError("creating {0} {1} failed: HTTP {2} {3}".format(
+                body.get("kind"), body["metadata"]["name"], response.status_code, response.text[:500]))
+
+
+# --- CLI for demos -----------------------------------------------------------------------------------------------
+
+PID_FILE = "controlplane.pid"
+
+
+def _command_up(args):
+    workdir = pathlib.Path(args.dir).resolve()
+    pid_file = workdir / PID_FILE
+    if pid_file.exists() and _alive(int(pid_file.read_text().split()[0])):
+        sys.exit("a control plane already runs for {0} (pid file {1})".format(workdir, pid_file))
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.append(True))
+    plane = ControlPlane(workdir, crds=[] if args.no_crds else None)
+    plane.start()
+    try:
+        pid_file.write_text("{0}\n".format(os.getpid()))
+        (workdir / "servers.json").write_text(json.dumps({"pids": plane.pids(), "server": plane.server,
+                                                          "kubeconfig": str(plane.kubeconfig), "timings": plane.timings}, indent=2) + "\n")
+        print(plane.kubeconfig, flush=True)
+        while not stop_requested and all(server.running() for server in (plane.etcd, plane.apiserver)):
+            time.sleep(0.2)
+    finally:
+        plane.stop()
+        if pid_file.exists():
+            pid_file.unlink()
+
+
+def _command_down(args):
+    workdir = pathlib.Path(args.dir).resolve()
+    pid_file = workdir / PID_FILE
+    if not pid_file.exists():
+        print("no control plane runs for {0}".format(workdir))
+        return
+    pid = int(pid_file.read_text().split()[0])
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if _alive(pid):
+        sys.exit("control plane process {0} did not stop".format(pid))
+    if pid_file.exists():
+        pid_file.unlink()
+    print("stopped control plane for {0}".format(workdir))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run a real etcd + kube-apiserver with Config Sync's CRDs on loopback.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start, print the kubeconfig path, run until SIGTERM/SIGINT")
+    up.add_argument("--dir", required=True, help="working directory (pki, etcd data, logs, kubeconfig, pid file)")
+    up.add_argument("--no-crds", action="store_true", help="do not install Config Sync's CRDs")
+    down = commands.add_parser("down", help="stop the control plane started by `up --dir D`")
+    down.add_argument("--dir", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        _command_up(args)
+    else:
+        _command_down(args)
+
+
+if __name__ == "__main__":
+    main()
