@@ -1,0 +1,21 @@
+import pytest
+
+from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import is_loopback, parse_range, with_query
+
+
+@pytest.mark.parametrize("value, received", [("0-1023", 1024), ("bytes=0-99", 100), ("0-0", 0), ("", 0), (None, 0)])
+def test_upload_range(value, received):
+    assert parse_range(value) == received
+
+
+def test_with_query_keeps_registry_state():
+    assert with_query("http://h/v2/a/blobs/uploads/u?_state=x", digest="sha256:1") == "http://h/v2/a/blobs/uploads/u?_state=x&digest=sha256%3A1"
+    assert with_query("/v2/a/blobs/uploads/", mount="sha256:1", **{"from": "b/c"}) == "/v2/a/blobs/uploads/?mount=sha256%3A1&from=b%2Fc"
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("localhost", True), ("localhost:5000", True), ("127.0.0.1:5000", True), ("[::1]:5000", True),
+    ("registry.example.com", False), ("127.0.0.2:5000", False), ("localhost.example.com", False),
+])
+def test_loopback_hosts(host, loopback):
+    assert is_loopback(host) is loopback
