@@ -440,7 +440,8 @@ def condition_has_no_errors(condition):
 def _condition_errors(status, condition):
     """Errors of a Syncing condition: from the status sections its errorSourceRefs name, else its own list."""
     if condition.get("errorSummary") is not None:
-        sections = {"Rendering": "rendering", "Source": "source", "Sync": "sync"}
+        # ErrorSource values (v1beta1): the status field holding the errors.
+        sections = {"status.rendering.errors": "rendering", "status.source.errors": "source", "status.sync.errors": "sync"}
         errors = []
         for ref in condition.get("errorSourceRefs") or []:
             errors.extend(_messages((status.get(sections.get(ref, "")) or {}).get("errors")))
@@ -607,48 +608,3 @@ def wait_verdict(sync, state, expected, changed_at=None):
                                                                          state["commit"] or "N/A", "; ".join(state["errors"]))
         return WAIT_MORE, "ERROR reported before this change, waiting for Config Sync to report on the new source"
     return WAIT_MORE, "%s at commit %s" % (status, state["commit"] or "N/A")
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Comparing a server-side-apply dry-run result with the live object.
-# ---------------------------------------------------------------------------------------------------------------------
-
-# Fields the API server changes on every write or that no playbook sets; they say nothing about whether an apply changes
-# the object.
-_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
-
-
-def comparable(obj):
-    """The object without server bookkeeping and status, for the diff and the change decision."""
-    if obj is None:
-        return None
-    result = {key: value for key, value in obj.items() if key != "status"}
-    metadata = {key: value for key, value in (obj.get("metadata") or {}).items() if key not in _VOLATILE_METADATA}
-    result["metadata"] = metadata
-    return result
-
-
-def managed_fields_of(obj, manager):
-    """The fieldsV1 set of one field manager (apply operation), to notice ownership changes (e.g. a dropped field)."""
-    for entry in (obj or {}).get("metadata", {}).get("managedFields") or []:
-        if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            return entry.get("fieldsV1")
-    return None
-
-
-def apply_changes(live, predicted, manager):
-    """Whether applying changes the object: the dry-run result differs from the live object in content or in what
-    this field manager owns."""
-    if live is None:
-        return True
-    if comparable(live) != comparable(predicted):
-        return True
-    return managed_fields_of(live, manager) != managed_fields_of(predicted, manager)
-
-
-def applied_at(obj, manager):
-    """The API server's time of this field manager's last apply (RFC 3339), or None."""
-    for entry in (obj or {}).get("metadata", {}).get("managedFields") or []:
-        if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            return entry.get("time")
-    return None

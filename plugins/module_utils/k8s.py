@@ -348,6 +348,131 @@ def _api_error(method, path, status, data, server):
     return KubernetesError("%s %s: %s %s: %s" % (method, path, status, reason or "", message), status=status, reason=reason)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Comparing a server-side-apply dry-run result with the live object.
+# ---------------------------------------------------------------------------------------------------------------------
+
+# Fields the API server changes on every write or that no playbook sets; they say nothing about whether an apply changes
+# the object.
+_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
+
+
+def comparable(obj):
+    """The object without server bookkeeping and status, for the diff and the change decision."""
+    if obj is None:
+        return None
+    result = {key: value for key, value in obj.items() if key != "status"}
+    metadata = {key: value for key, value in (obj.get("metadata") or {}).items() if key not in _VOLATILE_METADATA}
+    result["metadata"] = metadata
+    return result
+
+
+def managed_fields_of(obj, manager=FIELD_MANAGER):
+    """The fieldsV1 set of one field manager (apply operation), to notice ownership changes (e.g. a dropped field)."""
+    for entry in (obj or {}).get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            return entry.get("fieldsV1")
+    return None
+
+
+def apply_changes(live, predicted, manager=FIELD_MANAGER):
+    """Whether applying changes the object: the dry-run result differs from the live object in content or in what
+    this field manager owns."""
+    if live is None:
+        return True
+    if comparable(live) != comparable(predicted):
+        return True
+    return managed_fields_of(live, manager) != managed_fields_of(predicted, manager)
+
+
+def applied_at(obj, manager=FIELD_MANAGER):
+    """The API server's time of this field manager's last apply (RFC 3339), or None."""
+    for entry in (obj or {}).get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            return entry.get("time")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Idempotent apply and delete, and waiting through a watch
+# ---------------------------------------------------------------------------------------------------------------------
+
+class Outcome(object):
+    """What an apply or delete did (or would do in check mode): ``changed`` and the object before and after."""
+
+    def __init__(self, changed, before, after):
+        self.changed = changed
+        self.before = before
+        self.after = after
+
+    def diff(self, header):
+        return {"before": comparable(self.before) or {}, "after": comparable(self.after) or {},
+                "before_header": header, "after_header": header}
+
+
+def is_terminating(obj):
+    return bool(obj and (obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def apply_object(client, path, obj, check_mode, field_manager=FIELD_MANAGER):
+    """Server-side apply that writes only when something changes.
+
+    The live object is compared with the server's dry-run result of the apply, so a second run sends no write and the
+    resourceVersion stays; check mode stops after the dry run. A new object is created at once (nothing to compare).
+    """
+    live = client.get(path)
+    if is_terminating(live):
+        raise KubernetesError("%s %s/%s is being deleted; run again once it is gone"
+                              % (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]))
+    if live is None and not check_mode:
+        return Outcome(True, None, client.apply(path, obj, field_manager))
+    predicted = client.apply(path, obj, field_manager, dry_run=True)
+    if not apply_changes(live, predicted, field_manager):
+        return Outcome(False, live, live)
+    if check_mode:
+        return Outcome(True, live, predicted)
+    return Outcome(True, live, client.apply(path, obj, field_manager))
+
+
+def delete_object(client, path, check_mode):
+    """Delete when present (an object already being deleted counts as gone); the server's dry run in check mode."""
+    live = client.get(path)
+    if live is None or is_terminating(live):
+        return Outcome(False, live, live if live is not None else None)
+    client.delete(path, dry_run=check_mode)
+    return Outcome(True, live, None)
+
+
+def watch_until(client, path, collection, name, judge, timeout):
+    """Read the object, then follow it through watches until ``judge(obj)`` gives a final verdict or time runs out.
+
+    ``judge`` returns (verdict, reason) with verdict "done", "fail" or "wait"; the last (obj, verdict, reason) is
+    returned, with verdict "timeout" when time ran out. A watch wakes us on every change, so the wait ends as soon
+    as the object reaches the wanted state, never a polling period later.
+    """
+    deadline = deadline_after(timeout)
+    obj = client.get(path)
+    verdict, reason = judge(obj)
+    while verdict not in ("done", "fail"):
+        left = remaining(deadline)
+        if left <= 0:
+            return obj, "timeout", reason
+        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        for event_type, event_object in client.watch(collection, name, version, left):
+            if event_type == "BOOKMARK":
+                continue
+            obj = None if event_type == "DELETED" else event_object
+            verdict, reason = judge(obj)
+            if verdict in ("done", "fail") or remaining(deadline) <= 0:
+                break
+        else:
+            # The watch ended (server timeout or expired history): read the object again and keep watching.
+            if remaining(deadline) > 0:
+                obj = client.get(path)
+                verdict, reason = judge(obj)
+    return obj, verdict, reason
+
+
 def client_from_params(params):
     """A KubernetesClient from the module's auth options (K8S_AUTH_ARGSPEC)."""
     if not HAS_URLLIB3:
@@ -361,3 +486,55 @@ def deadline_after(seconds):
 
 def remaining(deadline):
     return max(0.0, deadline - time.monotonic())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Config Sync's objects on the API server
+# ---------------------------------------------------------------------------------------------------------------------
+
+CONFIG_SYNC_API_VERSION = "configsync.gke.io/v1beta1"
+SYNC_PLURALS = {"RootSync": "rootsyncs", "RepoSync": "reposyncs"}
+RESOURCE_GROUPS = collection_path("kpt.dev/v1alpha1", "resourcegroups")
+RECONCILER_MANAGER_PATH = object_path("apps/v1", "deployments", "config-management-system", "reconciler-manager")
+CONFIG_MANAGEMENT_PATH = "/apis/configmanagement.gke.io/v1/configmanagements/config-management"
+
+
+def sync_path(kind, namespace, name):
+    return object_path(CONFIG_SYNC_API_VERSION, SYNC_PLURALS[kind], namespace, name)
+
+
+def sync_collection(kind, namespace=None):
+    return collection_path(CONFIG_SYNC_API_VERSION, SYNC_PLURALS[kind], namespace)
+
+
+def role_binding_path(namespace, name):
+    return object_path("rbac.authorization.k8s.io/v1", "rolebindings", namespace, name)
+
+
+def resource_group_path(namespace, name):
+    return object_path("kpt.dev/v1alpha1", "resourcegroups", namespace, name)
+
+
+def get_optional(client, path):
+    """GET that treats a kind the server does not know (CRD not installed: 404) like a missing object."""
+    try:
+        return client.get(path)
+    except KubernetesError as exc:
+        if exc.status in (403, 404):
+            return None
+        raise
+
+
+def list_optional(client, path):
+    try:
+        return client.list(path)
+    except KubernetesError as exc:
+        if exc.status == 404:
+            return []
+        raise
+
+
+def config_management_version(client):
+    """status.configManagementVersion of the ConfigManagement object (GKE-managed installs), or None (open source)."""
+    obj = get_optional(client, CONFIG_MANAGEMENT_PATH)
+    return ((obj or {}).get("status") or {}).get("configManagementVersion")

@@ -1,0 +1,218 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: config_sync_status
+short_description: What C(nomos status) shows for a cluster, as data
+version_added: 1.0.0
+description:
+  - Reads every Config Sync C(RootSync) and C(RepoSync) of one cluster (or the ones named) and decides each one's
+    status (C(SYNCED), C(PENDING), C(RECONCILING), C(STALLED), C(ERROR)) by the rules of C(nomos status).
+  - Returns the source image and directory, the commit (the image digest without C(sha256:) for OCI sources), the
+    last update, the errors with Config Sync's codes, and the managed resources with their status from the
+    ResourceGroup of the same name and namespace.
+  - One cluster per host, so a play over many clusters (one inventory host each) gathers the fleet's state.
+author:
+  - configsync.oci contributors
+extends_documentation_fragment:
+  - configsync.oci.k8s
+  - configsync.oci.attributes
+  - configsync.oci.attributes.INFO
+options:
+  kind:
+    description: Only RootSyncs or only RepoSyncs.
+    type: str
+    choices: [RootSync, RepoSync]
+  name:
+    description: Only syncs of this name.
+    type: str
+  namespace:
+    description: Only syncs in this namespace (C(config-management-system) holds the RootSyncs).
+    type: str
+  resources:
+    description: Read the ResourceGroups to report the managed resources of each synced source.
+    type: bool
+    default: true
+seealso:
+  - module: configsync.oci.config_sync_source
+"""
+
+EXAMPLES = r"""
+- name: Fleet status, one inventory host per cluster
+  configsync.oci.config_sync_status:
+    kubeconfig: "{{ cluster_kubeconfig }}"
+  register: config_sync
+
+- name: Every cluster synced the pushed digest
+  ansible.builtin.assert:
+    that:
+      - config_sync.synced
+      - config_sync.syncs | selectattr('commit', 'equalto', pushed_digest | replace('sha256:', '')) | list | length > 0
+"""
+
+RETURN = r"""
+server:
+  description: The API server the status was read from.
+  returned: always
+  type: str
+syncs:
+  description: One entry per RootSync and RepoSync, sorted as C(nomos status) prints them (scope, then name).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: C(RootSync) or C(RepoSync).
+      type: str
+    name:
+      description: The object's name.
+      type: str
+    namespace:
+      description: The object's namespace.
+      type: str
+    scope:
+      description: C(<root>) for a RootSync, else the RepoSync's namespace (as nomos prints it).
+      type: str
+    status:
+      description: C(SYNCED), C(PENDING), C(RECONCILING), C(STALLED) or C(ERROR), decided by nomos's rules.
+      type: str
+    source_type:
+      description: C(spec.sourceType).
+      type: str
+    source:
+      description: The source as nomos prints it, the image plus C(/DIR) when the directory is not the root.
+      type: str
+    image:
+      description: C(spec.oci.image).
+      type: str
+    dir:
+      description: C(spec.oci.dir).
+      type: str
+    commit:
+      description: The commit the status refers to (full; nomos prints 8 characters of older statuses); null for N/A.
+      type: str
+    last_synced_commit:
+      description: C(status.lastSyncedCommit).
+      type: str
+    last_update:
+      description: When the last sync completed (set when SYNCED).
+      type: str
+    errors:
+      description: Config Sync's error messages (with their KNV codes).
+      type: list
+      elements: str
+    error_summary:
+      description: Total and truncated error counts, when there are errors.
+      type: dict
+    resources:
+      description: The managed resources from the ResourceGroup (when SYNCED), with C(resource) as nomos prints it.
+      type: list
+      elements: dict
+    generation:
+      description: C(metadata.generation).
+      type: int
+    observed_generation:
+      description: C(status.observedGeneration).
+      type: int
+    reconciler:
+      description: C(status.reconciler).
+      type: str
+    status_updated_at:
+      description: C(lastUpdateTime) of the Syncing condition.
+      type: str
+summary:
+  description: How many syncs are in each status.
+  returned: always
+  type: dict
+  sample: {"SYNCED": 2, "PENDING": 0, "RECONCILING": 0, "STALLED": 0, "ERROR": 1}
+synced:
+  description: Whether there is at least one sync and all are SYNCED.
+  returned: always
+  type: bool
+errors:
+  description: Cluster-level errors as nomos reports them (a missing ResourceGroup, no syncs found).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.configsync.oci.plugins.module_utils import configsync as cs
+from ansible_collections.configsync.oci.plugins.module_utils import k8s
+from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+
+
+def wanted_kinds(params):
+    if params["kind"]:
+        return [params["kind"]]
+    if params["namespace"] == cs.CONFIG_MANAGEMENT_SYSTEM:
+        return [cs.ROOT_SYNC_KIND]
+    if params["namespace"]:
+        return [cs.REPO_SYNC_KIND]
+    return [cs.ROOT_SYNC_KIND, cs.REPO_SYNC_KIND]
+
+
+def read_syncs(client, params):
+    syncs = []
+    for kind in wanted_kinds(params):
+        for item in k8s.list_optional(client, k8s.sync_collection(kind, params["namespace"])):
+            if not params["name"] or item["metadata"]["name"] == params["name"]:
+                item.setdefault("kind", kind)
+                syncs.append(item)
+    return syncs
+
+
+def read_resource_groups(client, params):
+    """All ResourceGroups at once (one request), by (namespace, name)."""
+    if not params["resources"]:
+        return None
+    path = k8s.collection_path("kpt.dev/v1alpha1", "resourcegroups", params["namespace"])
+    return {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in k8s.list_optional(client, path)}
+
+
+def cluster_status(client, params):
+    syncs = read_syncs(client, params)
+    groups = read_resource_groups(client, params)
+    supported = cs.syncing_condition_supported(k8s.config_management_version(client))
+    states, errors = [], []
+    for sync in syncs:
+        key = (sync["metadata"]["namespace"], sync["metadata"]["name"])
+        group = groups.get(key) if groups is not None else None
+        if groups is not None and group is None:
+            # nomos: "We always expect a ResourceGroup, even if we have no managed resources."
+            errors.append('resourcegroups.kpt.dev "%s" not found in namespace "%s"' % (key[1], key[0]))
+        states.append(cs.evaluate_sync_status(sync, group, syncing_condition_supported=supported))
+    states.sort(key=lambda s: (s["scope"], s["name"]))
+    if not states:
+        errors.append("No %s resources found" % " or ".join(wanted_kinds(params)))
+    summary = {status: 0 for status in (cs.SYNCED, cs.PENDING, cs.RECONCILING, cs.STALLED, cs.ERROR)}
+    for state in states:
+        summary[state["status"]] += 1
+    return {
+        "changed": False,
+        "server": client.server,
+        "syncs": states,
+        "summary": summary,
+        "synced": bool(states) and summary[cs.SYNCED] == len(states),
+        "errors": errors,
+    }
+
+
+def main():
+    argument_spec = dict(
+        kind=dict(type="str", choices=["RootSync", "RepoSync"]),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
+        resources=dict(type="bool", default=True),
+    )
+    module = ConfigSyncModule(argument_spec, auth_argspecs=(k8s.K8S_AUTH_ARGSPEC,))
+    try:
+        module.exit_json(**cluster_status(k8s.client_from_params(module.params), module.params))
+    except k8s.KubernetesError as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""configsync.oci.config_sync_status against a real kube-apiserver with Config Sync's real CRDs.
+
+The status objects below are shaped as Config Sync 1.24 writes them (pkg/rootsync/conditions.go setCondition,
+pkg/parse/root_sync_client.go, the reconciler-manager's Stalled condition, the ResourceGroup's resourceStatuses) and
+are written through the status subresource, as the reconciler does.
+"""
+import datetime
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("configsync_crds")
+
+GROUP, VERSION = "configsync.gke.io", "v1beta1"
+CMS = "config-management-system"
+DIGEST = "3c2b9e62b0b1a8cf6f8f5c2b6c4f5f0e8e1d6c6c1e2b1a0f9e8d7c6b5a4f3e2d"
+IMAGE = "us-docker.pkg.dev/demo-project/manifests/test-namespace"
+PINNED = IMAGE + "@sha256:" + DIGEST
+KNV1061 = ('KNV1061: RootSyncs must specify spec.oci.auth to be one of gcenode,gcpserviceaccount,k8sserviceaccount,none\n\n'
+           'For more information, see https://g.co/cloud/acm-errors#knv1061')
+KNV2004 = ('KNV2004: error in the oci-sync container: failed to pull image %s: GET https://us-docker.pkg.dev/v2/token?scope='
+           'repository%%3Ademo-project%%2Fmanifests%%2Ftest-namespace%%3Apull&service=: DENIED: Permission '
+           '"artifactregistry.repositories.downloadArtifacts" denied on resource\n\n'
+           'For more information, see https://g.co/cloud/acm-errors#knv2004')
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _oci(image):
+    return {"ociStatus": {"image": image, "dir": "."}}
+
+
+def _false(kind, stamp):
+    return {"type": kind, "status": "False", "lastUpdateTime": stamp, "lastTransitionTime": stamp}
+
+
+def synced_status(image, commit):
+    """After a successful sync: Syncing=False 'Sync Completed' at the commit, no errors."""
+    stamp = now()
+    sections = {key: dict(_oci(image), commit=commit, lastUpdate=stamp) for key in ("source", "rendering", "sync")}
+    sections["rendering"]["message"] = "Rendering not required but is currently enabled"
+    return dict(sections, lastSyncedCommit=commit, reconciler="", conditions=[
+        _false("Reconciling", stamp), _false("Stalled", stamp),
+        {"type": "Syncing", "status": "False", "reason": "Sync", "message": "Sync Completed", "commit": commit,
+         "errorSummary": {}, "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+    ])
+
+
+def pending_status(image, commit):
+    """While applying: Syncing=True 'Syncing'."""
+    stamp = now()
+    return {"source": dict(_oci(image), commit=commit, lastUpdate=stamp), "conditions": [
+        _false("Reconciling", stamp), _false("Stalled", stamp),
+        {"type": "Syncing", "status": "True", "reason": "Sync", "message": "Syncing", "commit": commit,
+         "errorSummary": {}, "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+    ]}
+
+
+def stalled_status():
+    """The reconciler-manager rejected the spec: Stalled=True reason Validation, Syncing removed."""
+    stamp = now()
+    return {"conditions": [
+        {"type": "Reconciling", "status": "False", "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+        {"type": "Stalled", "status": "True", "reason": "Validation", "message": KNV1061,
+         "errorSummary": {"totalCount": 1, "errorCountAfterTruncation": 1}, "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+    ]}
+
+
+def error_pull_status(image):
+    """oci-sync could not pull: a KNV2004 source error, Syncing=False referring to status.source.errors, no commit."""
+    stamp = now()
+    summary = {"totalCount": 1, "errorCountAfterTruncation": 1}
+    return {"source": dict(_oci(image), lastUpdate=stamp, errorSummary=summary,
+                           errors=[{"code": "2004", "errorMessage": KNV2004 % image}]),
+            "conditions": [
+                _false("Reconciling", stamp), _false("Stalled", stamp),
+                {"type": "Syncing", "status": "False", "reason": "Source", "message": "Source", "errorSourceRefs": ["status.source.errors"],
+                 "errorSummary": summary, "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+            ]}
+
+
+def write_status(custom, kind, namespace, name, status):
+    """Write status through the status subresource with the current generation observed, as Config Sync does."""
+    plural = kind.lower() + "s"
+    obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+    obj["status"] = dict(status, observedGeneration=obj["metadata"]["generation"])
+    return custom.replace_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, obj)
+
+
+def write_resource_group(custom, namespace, name, resources):
+    body = {"apiVersion": "kpt.dev/v1alpha1", "kind": "ResourceGroup", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"resources": [{k: r[k] for k in ("group", "kind", "namespace", "name")} for r in resources]}}
+    created = custom.create_namespaced_custom_object("kpt.dev", "v1alpha1", namespace, "resourcegroups", body)
+    created["status"] = {"observedGeneration": created["metadata"]["generation"], "resourceStatuses": resources}
+    return custom.replace_namespaced_custom_object_status("kpt.dev", "v1alpha1", namespace, "resourcegroups", name, created)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def k8s_env(control_plane):
+    return {"K8S_AUTH_KUBECONFIG": str(control_plane.kubeconfig)}
+
+
+@pytest.fixture
+def custom(kube_client):
+    import kubernetes
+    return kubernetes.client.CustomObjectsApi(kube_client)
+
+
+def unique(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
+
+
+def create_sync(ansible, k8s_env, name, image=PINNED, **extra):
+    params = dict({"name": name, "image": image, "auth": "none", "dir": "."}, **extra)
+    run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": params}], env=k8s_env)
+    assert run.result("t")["changed"] is True, run.output
+
+
+def status_of(ansible, k8s_env, **params):
+    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": params}], env=k8s_env, check=True)
+    return run.result("s")
+
+
+def by_name(result, name):
+    found = [sync for sync in result["syncs"] if sync["name"] == name]
+    assert len(found) == 1, result
+    return found[0]
+
+
+def test_synced_at_the_digest_with_managed_resources(ansible, k8s_env, custom):
+    name = unique("synced")
+    create_sync(ansible, k8s_env, name)
+    write_status(custom, "RootSync", CMS, name, synced_status(PINNED, DIGEST))
+    write_resource_group(custom, CMS, name, [
+        {"group": "", "kind": "Namespace", "namespace": "", "name": "test", "status": "Current", "sourceHash": DIGEST[:7],
+         "strategy": "Apply", "actuation": "Succeeded", "reconcile": "Succeeded"},
+        {"group": "apps", "kind": "Deployment", "namespace": "test", "name": "web", "status": "InProgress", "sourceHash": DIGEST[:7],
+         "conditions": [{"type": "OwnershipOverlap", "status": "True", "message": "This resource is managed by another RootSync"}]},
+    ])
+    result = status_of(ansible, k8s_env, name=name)
+    assert result["changed"] is False
+    sync = by_name(result, name)
+    assert sync["status"] == "SYNCED"
+    assert sync["commit"] == DIGEST
+    assert sync["source"] == PINNED
+    assert sync["last_update"]
+    assert sync["errors"] == []
+    assert [(r["resource"], r["namespace"], r["status"]) for r in sync["resources"]] == [
+        ("namespace/test", "", "Current"), ("deployment.apps/web", "test", "Conflict")]
+
+
+def test_pending_while_syncing(ansible, k8s_env, custom):
+    name = unique("pending")
+    create_sync(ansible, k8s_env, name)
+    write_status(custom, "RootSync", CMS, name, pending_status(PINNED, DIGEST))
+    sync = by_name(status_of(ansible, k8s_env, name=name), name)
+    assert sync["status"] == "PENDING" and sync["commit"] == DIGEST
+
+
+def test_new_object_without_status_is_pending(ansible, k8s_env):
+    name = unique("fresh")
+    create_sync(ansible, k8s_env, name)
+    sync = by_name(status_of(ansible, k8s_env, name=name), name)
+    assert sync["status"] == "PENDING"
+    assert sync["commit"] is None
+
+
+def test_stalled_with_knv1061(ansible, k8s_env, custom):
+    name = unique("stalled")
+    create_sync(ansible, k8s_env, name)
+    write_status(custom, "RootSync", CMS, name, stalled_status())
+    sync = by_name(status_of(ansible, k8s_env, name=name), name)
+    assert sync["status"] == "STALLED"
+    assert sync["errors"] == [KNV1061]
+    assert sync["error_summary"]["total_count"] == 1
+
+
+def test_error_with_knv2004_pull_error(ansible, k8s_env, custom):
+    name = unique("error")
+    create_sync(ansible, k8s_env, name)
+    write_status(custom, "RootSync", CMS, name, error_pull_status(PINNED))
+    sync = by_name(status_of(ansible, k8s_env, name=name), name)
+    assert sync["status"] == "ERROR"
+    assert sync["errors"] == [KNV2004 % PINNED]
+    assert sync["commit"] is None
+
+
+def test_lists_every_sync_with_repo_syncs_and_a_summary(ansible, k8s_env, custom, kube_client):
+    import kubernetes
+    namespace = unique("team")
+    kubernetes.client.CoreV1Api(kube_client).create_namespace({"metadata": {"name": namespace}})
+    root = unique("fleet")
+    create_sync(ansible, k8s_env, root)
+    write_status(custom, "RootSync", CMS, root, synced_status(PINNED, DIGEST))
+    run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": {
+        "kind": "RepoSync", "name": "repo-sync", "namespace": namespace, "image": PINNED, "auth": "none"}}], env=k8s_env)
+    assert run.result("t")["changed"] is True
+    result = status_of(ansible, k8s_env)
+    repo = [s for s in result["syncs"] if s["kind"] == "RepoSync" and s["namespace"] == namespace][0]
+    assert repo["status"] == "PENDING" and repo["scope"] == namespace
+    assert by_name(result, root)["scope"] == "<root>"
+    assert result["summary"]["SYNCED"] >= 1 and result["summary"]["PENDING"] >= 1
+    assert result["synced"] is False
+    # nomos reports a sync without its ResourceGroup as an error of the cluster.
+    assert any('resourcegroups.kpt.dev "%s" not found in namespace "%s"' % (root, CMS) in e for e in result["errors"])
+    only_repo = status_of(ansible, k8s_env, kind="RepoSync", namespace=namespace)
+    assert [(s["kind"], s["name"]) for s in only_repo["syncs"]] == [("RepoSync", "repo-sync")]
+
+
+def test_one_host_per_cluster_in_a_play(ansible, k8s_env, control_plane):
+    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"kubeconfig": str(control_plane.kubeconfig)}}],
+                  hosts=["cluster-a", "cluster-b"], check=False)
+    results = run.results("s")
+    assert len(results) == 2 and all(r["server"] == control_plane.server for r in results)
+
+
+def test_unreachable_cluster_is_named(ansible):
+    from harness.controlplane import free_port
+    server = "https://127.0.0.1:%d" % free_port()
+    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"host": server, "api_key": "tok-" + uuid.uuid4().hex,
+                                                                           "validate_certs": False}}])
+    result = run.result("s")
+    assert result["failed"] is True and server in result["msg"]
