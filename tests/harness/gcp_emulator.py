@@ -174,6 +174,7 @@ SERVICE_ACCOUNT_EMAIL = re.compile(r"^([a-z][-a-z0-9]*)@([a-z][-a-z0-9]*)\.iam\.
 CUSTOM_ROLE = re.compile(r"^(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+$")
 BASIC_ROLES = frozenset(["roles/owner", "roles/editor", "roles/viewer"])
 POLICY_VERSIONS = frozenset([0, 1, 3])
+LOGGED_HEADERS = ("User-Agent", "x-goog-api-client", "x-goog-user-project", "x-goog-request-params", "Content-Type")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -315,7 +316,6 @@ class Emulator:
         self.lock = threading.RLock()
         self.log_lock = threading.Lock()
         self.log = []
-        self.faults = []
         self.reset()
 
     def reset(self):
@@ -329,9 +329,9 @@ class Emulator:
             self.tokens = {}            # access token -> {"principal", "expires"}
             self.keys = {}              # service-account email -> {key id: public key}
             self.lro_polls = 0          # GETs of an operation that still answer done=false
+            self.faults = []
         with self.log_lock:
             self.log = []
-        self.faults = []
 
     # ----- projects -----
 
@@ -1327,9 +1327,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_call(self, verb, path, query, body, status, api_method, write, response=None):
         """Log one call; ``response`` is kept for API calls only (the token endpoint's answer is a credential)."""
         flat_query = {key: values[0] if len(values) == 1 else values for key, values in query.items()}
+        # Only headers that say who called and how; never Authorization.
+        headers = {name: self.headers[name] for name in LOGGED_HEADERS if self.headers.get(name)}
         self.server.services.emulator.record({"time": timestamp(), "method": verb, "path": path, "query": flat_query,
-                                              "body": body, "status": status, "apiMethod": api_method, "write": write,
-                                              "response": response})
+                                              "headers": headers, "body": body, "status": status, "apiMethod": api_method,
+                                              "write": write, "response": response})
 
     def send_json(self, status, payload, extra_headers=None):
         data = (json.dumps(payload, indent=2) + "\n").encode("utf-8")
