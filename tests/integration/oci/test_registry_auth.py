@@ -36,9 +36,8 @@ def test_tls_without_ca_cert_is_a_clear_tls_error(ansible, registry_tls_htpasswd
     reg = registry_tls_htpasswd
     run = ansible(tasks=push_task(seed_file(tmp_path), reg.ref(repository_name, "v1"), username=reg.username,
                                   password=reg.password))
-    result = run.result("push")
-    assert result.get("failed") is True, run.output
-    message = result["msg"]
+    assert run.failed, run.output
+    message = run.result("push")["msg"]
     assert reg.host in message
     assert any(word in message.lower() for word in ("certificate", "tls", "ssl")), message
     assert "ca_cert" in message, "the message should say which option fixes it: " + message
@@ -90,9 +89,9 @@ def test_docker_config_for_token_registry(ansible, registry_token, repository_na
 
 
 def _assert_rejected_without_leak(run, reg, repository_name, wrong_password):
-    result = run.result("push")
-    assert result.get("failed") is True, run.output
-    assert reg.host in result["msg"], result["msg"]
+    assert run.failed, run.output
+    message = run.result("push")["msg"]
+    assert reg.host in message, message
     assert wrong_password not in run.output
     assert reg.password not in run.output
     assert reg.manifest_digest(repository_name, "v1") is None
