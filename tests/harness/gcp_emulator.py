@@ -1086,9 +1086,12 @@ class OAuth:
         if credential.count(".") == 2 and not credential.startswith("ya29."):
             # A self-signed JWT, which the gapic clients send for service-account keys (AIP-4111).
             try:
-                return self.verify_jwt(credential, None).get("iss")
+                claims = self.verify_jwt(credential, None)
             except OAuthError:
-                pass
+                claims = {}
+            # AIP-4111: a self-signed JWT names the API as audience or carries scopes.
+            if claims.get("scope") or str(claims.get("aud", "")).startswith("https://"):
+                return claims.get("iss")
         raise ApiError("UNAUTHENTICATED", UNAUTHENTICATED_INVALID, [error_info("ACCESS_TOKEN_EXPIRED" if issued else
                                                                                "ACCESS_TOKEN_TYPE_UNSUPPORTED", "googleapis.com")])
 
