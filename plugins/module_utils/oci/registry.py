@@ -129,7 +129,8 @@ class RegistryClient(object):
         self.backoff = backoff
         self.sleep = sleep
         self.session = session or requests.Session()
-        self.session.verify = False if insecure or not validate_certs else (ca_cert or True)
+        # Passed on every request: a Session's own ``verify`` would lose to REQUESTS_CA_BUNDLE from the environment.
+        self.verify = False if insecure or not validate_certs else (ca_cert or True)
         self.session.headers["User-Agent"] = "configsync.oci-oci_push"
         self.base_url = None
         self.scopes = {}
@@ -243,7 +244,7 @@ class RegistryClient(object):
             headers["Authorization"] = self._authorization
         self.stats["requests"] += 1
         try:
-            return self.session.request(method, url, headers=headers, data=data, params=params, auth=auth,
+            return self.session.request(method, url, headers=headers, data=data, params=params, auth=auth, verify=self.verify,
                                         timeout=self.timeout, allow_redirects=method in ("GET", "HEAD"))
         except requests.exceptions.SSLError:
             raise
