@@ -168,6 +168,7 @@ SU_BATCH_LIMIT = 20
 MEMBER_TYPES = frozenset(["user", "serviceAccount", "group", "domain", "principal", "principalSet", "deleted",
                           "projectOwner", "projectEditor", "projectViewer"])
 BARE_MEMBERS = frozenset(["allUsers", "allAuthenticatedUsers"])
+CASE_INSENSITIVE_MEMBER_TYPES = frozenset(["user", "serviceAccount", "group", "domain"])
 EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
 WORKLOAD_IDENTITY_MEMBER = re.compile(r"^[a-z][-a-z0-9.:]*\.svc\.id\.goog\[[^/\]]+/[^/\]]+\]$")
 SERVICE_ACCOUNT_EMAIL = re.compile(r"^([a-z][-a-z0-9]*)@([a-z][-a-z0-9]*)\.iam\.gserviceaccount\.com$")
@@ -551,6 +552,7 @@ class PolicyRules:
                 raise ApiError("INVALID_ARGUMENT", "Binding for role {0} has no members.".format(role))
             for member in members:
                 self.check_member(member)
+            members = [canonical_member(member) for member in members]
             condition = binding.get("condition")
             if condition is not None and not (condition.get("expression") and condition.get("title")):
                 raise ApiError("INVALID_ARGUMENT", "Condition of role {0} needs a title and an expression.".format(role))
@@ -587,6 +589,14 @@ class PolicyRules:
         # IAM checks that a user-managed service account exists; we can only know that for seeded projects.
         if match and self.emulator.project(match.group(2)) and value not in self.emulator.service_accounts:
             raise ApiError("INVALID_ARGUMENT", "Service account {0} does not exist.".format(value))
+
+
+def canonical_member(member):
+    """IAM stores email-like member values in lower case; the type prefix and principal URIs keep their case."""
+    kind, sep, value = member.partition(":")
+    if sep and kind in CASE_INSENSITIVE_MEMBER_TYPES:
+        return kind + ":" + value.lower()
+    return member
 
 
 def ar_role_allowed(role):

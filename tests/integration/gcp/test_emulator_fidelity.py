@@ -389,6 +389,18 @@ def test_conditions_need_version_3_and_are_kept(gcp):
     assert len(kept.audit_configs) == 1
 
 
+def test_member_emails_are_stored_in_lower_case(gcp):
+    client = ar_client(gcp)
+    name = client.create_repository(parent=parent(gcp), repository_id="case", repository=docker_repository()).result(timeout=30).name
+    policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role=READER, members=["user:Alice@Example.com", "user:alice@example.com",
+                                                                                 "principal://iam.googleapis.com/X/Subject/Ab"])])
+    written = client.set_iam_policy(request={"resource": name, "policy": policy})
+    assert list(written.bindings[0].members) == ["user:alice@example.com", "principal://iam.googleapis.com/X/Subject/Ab"]
+    with pytest.raises(gexc.BadRequest, match="Policy members must be of the form"):
+        client.set_iam_policy(request={"resource": name, "policy": policy_pb2.Policy(
+            bindings=[policy_pb2.Binding(role=READER, members=["User:alice@example.com"])])})
+
+
 @pytest.mark.parametrize("member", ["someone@example.com", "robot:x@example.com", "user:not-an-email",
                                     "serviceAccount:missing@configsync-test.iam.gserviceaccount.com"])
 def test_invalid_members_are_refused(gcp, member):
