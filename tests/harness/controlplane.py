@@ -207,6 +207,7 @@ class ControlPlane:
         self.etcd_binary = etcd
         self.apiserver_binary = kube_apiserver
         self.crd_files = crds
+        self.crd_origin = "given by the caller" if crds is not None else None
         self.namespaces = tuple(namespaces)
         self.start_timeout = start_timeout
         self.pki = Pki(self.workdir / "pki")
@@ -281,7 +282,7 @@ class ControlPlane:
         self.etcd_binary = pathlib.Path(self.etcd_binary or tools.tool("etcd"))
         self.apiserver_binary = pathlib.Path(self.apiserver_binary or tools.tool("kube-apiserver"))
         if self.crd_files is None:
-            self.crd_files = tools.crd_paths()
+            self.crd_files, self.crd_origin = tools.crd_paths()
         # Non-zero only when build-tools had to build something: the cold-start cost.
         self.timings["binaries"] = round(time.monotonic() - began, 3)
 
@@ -409,10 +410,12 @@ def _command_up(args):
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append(True))
     plane = ControlPlane(workdir, crds=[] if args.no_crds else None)
+    if args.no_crds:
+        plane.crd_origin = "none (--no-crds)"
     plane.start()
     try:
         pid_file.write_text("{0}\n".format(os.getpid()))
-        (workdir / "servers.json").write_text(json.dumps({"pids": plane.pids(), "server": plane.server,
+        (workdir / "servers.json").write_text(json.dumps({"pids": plane.pids(), "server": plane.server, "crds": plane.crd_origin,
                                                           "kubeconfig": str(plane.kubeconfig), "timings": plane.timings}, indent=2) + "\n")
         print(plane.kubeconfig, flush=True)
         while not stop_requested and all(server.running() for server in (plane.etcd, plane.apiserver)):

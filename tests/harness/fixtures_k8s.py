@@ -1,11 +1,13 @@
 """pytest plugin: one real Kubernetes control plane (etcd + kube-apiserver, Config Sync CRDs) per test session.
 
 Fixtures:
-    control_plane    session-scoped harness.controlplane.ControlPlane, started on first use, stopped at session end.
-                     Its certificates, etcd data and server logs stay under the pytest basetemp
-                     (<basetemp>/controlplane/logs/*.log) for debugging.
-    kube_client      kubernetes.client.ApiClient configured from the control plane's kubeconfig.
-    configsync_crds  the CRD files installed; skips the test when Config Sync's CRDs could not be obtained.
+    control_plane         session-scoped harness.controlplane.ControlPlane, started on first use, stopped at session
+                          end. Its certificates, etcd data and server logs stay under the pytest basetemp
+                          (<basetemp>/controlplane/logs/*.log) for debugging; ``control_plane.crd_origin`` says
+                          whether Config Sync's release CRDs or the stand-ins in tests/harness/crds are installed.
+    kube_client           kubernetes.client.ApiClient configured from the control plane's kubeconfig.
+    configsync_crds       the installed CRD files (release or stand-in).
+    real_configsync_crds  the same, but skips the test when only the stand-ins could be installed.
 """
 import pytest
 
@@ -13,19 +15,16 @@ from harness import tools
 from harness.controlplane import ControlPlane
 
 
+def pytest_report_header(config):  # pylint: disable=unused-argument
+    pinned = tools.versions()
+    return "control plane: etcd {0}, kube-apiserver {1}, Config Sync {2} (scripts/versions.env)".format(
+        pinned["ETCD_VERSION"], pinned["KUBERNETES_VERSION"], pinned["CONFIGSYNC_VERSION"])
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    # The etcd + kube-apiserver binaries are required: failing to build them is an error, not a skip.
-    # Config Sync's CRDs come from a module the proxy may not serve; without them the plane still runs, and only
-    # the tests asking for configsync_crds skip, naming the reason.
-    try:
-        crds = tools.crd_paths()
-        crds_unavailable = None
-    except tools.ToolUnavailable as error:
-        crds = []
-        crds_unavailable = str(error)
-    plane = ControlPlane(tmp_path_factory.getbasetemp() / "controlplane", crds=crds)
-    plane.crds_unavailable = crds_unavailable
+    # Failing to build etcd or kube-apiserver is an error, not a skip: the proxy serves both.
+    plane = ControlPlane(tmp_path_factory.getbasetemp() / "controlplane")
     plane.start()
     try:
         yield plane
@@ -35,8 +34,13 @@ def control_plane(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def configsync_crds(control_plane):
-    if control_plane.crds_unavailable:
-        pytest.skip("Config Sync CRDs unavailable: " + control_plane.crds_unavailable)
+    return control_plane.crd_files
+
+
+@pytest.fixture(scope="session")
+def real_configsync_crds(control_plane):
+    if not all(tools.crd_dir() in path.parents for path in control_plane.crd_files):
+        pytest.skip("Config Sync's release CRDs are not installed: " + control_plane.crd_origin)
     return control_plane.crd_files
 
 

@@ -112,6 +112,20 @@ def test_schema_rejects_an_oci_source_without_image(custom_objects):
     assert "spec.oci.image" in rejected.value.body
 
 
+def test_release_crd_accepts_token_auth_with_a_secret_ref(kube_client, real_configsync_crds):
+    # Config Sync v1.24 added username/password auth for OCI (auth: token, spec.oci.secretRef); a structural
+    # schema prunes fields it does not know, so secretRef surviving the round trip shows the release's schema.
+    custom_objects = client.CustomObjectsApi(kube_client)
+    name = unique("root-sync")
+    body = oci_root_sync(name, auth="token", secretRef={"name": "registry-credentials"})
+
+    custom_objects.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+    stored = custom_objects.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, name)
+
+    assert stored["spec"]["oci"]["auth"] == "token"
+    assert stored["spec"]["oci"]["secretRef"] == {"name": "registry-credentials"}
+
+
 def test_status_is_written_only_through_the_status_subresource(custom_objects):
     name = unique("root-sync")
     custom_objects.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, oci_root_sync(name))
