@@ -60,11 +60,16 @@ def _mount_sources(reference, values):
     """Repositories on the same registry to mount blobs from: 'team/app' or 'HOST/team/app[:tag]'."""
     sources = []
     for value in values:
+        first = value.split("/", 1)[0]
         if value.startswith(reference.host + "/"):
             try:
                 source = parse_reference(value).repository
             except ReferenceError as exc:
                 raise OptionError("mount_from: %s" % exc)
+        elif "." in first or ":" in first or first == "localhost":
+            # Docker's rule: a first component that looks like a host is one.
+            raise OptionError("mount_from %r is on another registry than %s (cross-repository mounts only work within one registry)"
+                              % (value, reference.host))
         else:
             try:
                 source = parse_reference("%s/%s" % (reference.host, value)).repository
