@@ -128,8 +128,7 @@ def _walk(directory, prefix, tree_root, real_root, exclude):
         entry = _entry_for(local_path, name, tree_root, real_root)
         yield entry
         if entry.kind == "dir":
-            for below in _walk(local_path, name, tree_root, real_root, exclude):
-                yield below
+            yield from _walk(local_path, name, tree_root, real_root, exclude)
 
 
 def _source_path(source, base):
