@@ -16,7 +16,8 @@ For every data set each tool pushes to a repository of its own (so every blob is
   oras push        on a tar.gz made beforehand (`tar -czf`, timed separately: the seed's step 6b is both)
   skopeo copy      dir: copy of the crane image -> registry (an already packaged image: upload only)
 
-Wall time is measured around each process. Peak memory is GNU time's %M (Debian package ``time``): the largest
+Every tool pushes --rounds times (each round to new repositories); the table shows the median wall time and the
+highest peak memory. Wall time is measured around each process. Peak memory is GNU time's %M (Debian package ``time``): the largest
 resident set of the process or of any descendant it waited for (for ansible-playbook: its largest process). It is
 not taken from this script's own wait4(): a child forked from this Python process inherits its resident set until
 exec, and Linux keeps that as the child's high-water mark. Then each tool pushes the same thing again and the
@@ -28,6 +29,7 @@ import os
 import pathlib
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,6 +124,7 @@ class Bench:
     def __init__(self, workdir, registry):
         self.workdir = workdir
         self.registry = registry
+        self.round = 0
         ensure_collections_tree()
         self.module_env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_PATH))
         self.crane = str(tool("crane"))
@@ -131,7 +134,8 @@ class Bench:
         (self.callbacks / "task_timer.py").write_text(TASK_TIMER)
 
     def ref(self, case, who):
-        return self.registry.ref("bench/{0}-{1}".format(case, who), "v1")
+        """A repository per case, tool and round, so every round really uploads every blob."""
+        return self.registry.ref("bench/{0}-{1}-{2}".format(case, who, self.round), "v1")
 
     def oci_push(self, case, src, who="oci_push", **options):
         args = {"src": [str(src)], "image": self.ref(case, who)}
@@ -177,33 +181,39 @@ class Bench:
         return self.registry.requests()
 
 
-def run_case(bench, case, src, results):
+def run_case(bench, case, src, results, rounds):
     tarball = bench.workdir / "{0}.tar".format(case)
     tar_time = measure(["tar", "-C", src, "-cf", tarball, "."])
     targz = bench.workdir / "{0}.tar.gz".format(case)
     targz_time = measure(["tar", "-C", src, "-czf", targz, "."])
 
     pushes = [
-        ("oci_push", bench.oci_push(case, src)),
-        ("oci_push -l1", bench.oci_push(case, src, who="oci_push-l1", compression_level=1)),
-        ("ansible task", bench.ansible_task(case, src)),
-        ("crane append", bench.crane_append(case, tarball)),
-        ("oras push", bench.oras_push(case, targz)),
+        ("oci_push", lambda: bench.oci_push(case, src)),
+        ("oci_push -l1", lambda: bench.oci_push(case, src, who="oci_push-l1", compression_level=1)),
+        ("ansible task", lambda: bench.ansible_task(case, src)),
+        ("crane append", lambda: bench.crane_append(case, tarball)),
+        ("oras push", lambda: bench.oras_push(case, targz)),
+        ("skopeo copy", lambda: bench.skopeo_copy(case, layout)),
     ]
-    rows = {}
-    for name, push in pushes:
-        first = push()
-        rows[name] = {"seconds": first.seconds, "peak_mib": first.peak_kib / 1024.0,
-                      "repush_requests": [repr(r) for r in bench.repush_requests(push)]}
-        if name == "ansible task":
-            rows[name]["task_seconds"] = first.task_seconds
-    # skopeo pushes what crane pushed, from a dir: copy (made untimed).
     layout = bench.workdir / "{0}-skopeo-dir".format(case)
-    measure(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + bench.ref(case, "crane"), "dir:" + str(layout)])
-    skopeo = bench.skopeo_copy(case, layout)
-    first = skopeo()
-    rows["skopeo copy"] = {"seconds": first.seconds, "peak_mib": first.peak_kib / 1024.0,
-                           "repush_requests": [repr(r) for r in bench.repush_requests(skopeo)]}
+    rows = {name: {"rounds": []} for name, _ in pushes}
+    for bench.round in range(rounds):
+        for name, make_push in pushes:
+            if name == "skopeo copy":
+                # skopeo pushes what crane pushed this round, from a dir: copy made untimed.
+                shutil.rmtree(str(layout), ignore_errors=True)
+                measure(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + bench.ref(case, "crane"), "dir:" + str(layout)])
+            push = make_push()
+            first = push()
+            rows[name]["rounds"].append({"seconds": first.seconds, "peak_mib": first.peak_kib / 1024.0,
+                                         "task_seconds": getattr(first, "task_seconds", None)})
+            if bench.round == 0:
+                rows[name]["repush_requests"] = [repr(r) for r in bench.repush_requests(push)]
+    for row in rows.values():
+        row["seconds"] = statistics.median(r["seconds"] for r in row["rounds"])
+        row["peak_mib"] = max(r["peak_mib"] for r in row["rounds"])
+        if row["rounds"][0]["task_seconds"] is not None:
+            row["task_seconds"] = statistics.median(r["task_seconds"] for r in row["rounds"])
     rows["tar -cf"] = {"seconds": tar_time.seconds, "peak_mib": tar_time.peak_kib / 1024.0}
     rows["tar -czf"] = {"seconds": targz_time.seconds, "peak_mib": targz_time.peak_kib / 1024.0}
     results[case] = {"input_bytes": tree_size(src), "files": sum(1 for p in src.rglob("*") if p.is_file()), "tools": rows}
@@ -231,8 +241,8 @@ def print_table(results):
                     case, "  task time", row["task_seconds"], row["task_seconds"] / crane["seconds"]))
     print()
     for case, data in results.items():
-        print("no-op re-push, case {0}, oci_push: {1}".format(case, ", ".join(data["tools"]["oci_push"]["repush_requests"])))
-        print("no-op re-push, case {0}, crane append: {1}".format(case, ", ".join(data["tools"]["crane append"]["repush_requests"])))
+        for name in ("oci_push", "crane append", "oras push", "skopeo copy"):
+            print("no-op re-push, case {0}, {1}: {2}".format(case, name, ", ".join(data["tools"][name]["repush_requests"])))
 
 
 def main():
@@ -240,6 +250,7 @@ def main():
     parser.add_argument("--cases", default="a,b,c", help="comma-separated subset of a,b,c")
     parser.add_argument("--big-mb", type=int, default=200, help="size of case c's file in MB")
     parser.add_argument("--small-files", type=int, default=5000, help="number of files of case b")
+    parser.add_argument("--rounds", type=int, default=3, help="pushes per tool and case; the table shows the median time")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     options = parser.parse_args()
@@ -257,7 +268,7 @@ def main():
             src = workdir / "data-{0}".format(case)
             makers[case](src)
             print("case {0}: pushing {1}".format(case, src), file=sys.stderr)
-            run_case(bench, case, src, results)
+            run_case(bench, case, src, results, options.rounds)
             shutil.rmtree(str(src))
     finally:
         registry.stop()
