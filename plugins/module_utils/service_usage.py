@@ -6,6 +6,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import re
+import time
 
 from ansible_collections.configsync.oci.plugins.module_utils import gcp
 
@@ -30,10 +31,30 @@ def service_resource(project, service):
     return "projects/%s/services/%s" % (project, service)
 
 
-def client(params):
+DEFAULT_ENDPOINT = "https://serviceusage.googleapis.com"
+POLL_FIRST_DELAY = 0.2
+POLL_MAX_DELAY = 5.0
+
+
+def client(params, credentials=None):
     from google.cloud import service_usage_v1
     return service_usage_v1.ServiceUsageClient(
-        credentials=gcp.credentials(params), transport="rest", client_options=gcp.client_options(params, "serviceusage"))
+        credentials=credentials or gcp.credentials(params), transport="rest", client_options=gcp.client_options(params, "serviceusage"))
+
+
+def base_url(params):
+    url = gcp.endpoint(params, "serviceusage") or DEFAULT_ENDPOINT
+    return (url if "://" in url else "https://" + url).rstrip("/")
+
+
+def operation_outcome(operation):
+    """None while the operation runs; raises GcpError when it failed; True when it is done."""
+    if not operation.get("done"):
+        return None
+    error = operation.get("error")
+    if error:
+        raise gcp.GcpError("operation %s failed: %s %s" % (operation.get("name"), error.get("code", ""), error.get("message", "")))
+    return True
 
 
 def _to_dict(message):
@@ -42,20 +63,45 @@ def _to_dict(message):
 
 
 class ServiceUsageApi(object):
-    def __init__(self, api_client, timeout=300):
-        self.client = api_client
+    """Service Usage reads and writes. Operations are polled as plain JSON rather than through the library's
+    operations client: Service Usage's enable/disable operations carry ``metadata`` of type google.protobuf.Empty
+    written as ``{"@type": ..., "value": {}}`` (proto3 JSON for a well-known type inside Any, and what the real API
+    sends), which the protobuf Python JSON parser rejects ("Empty has no field named value")."""
+
+    def __init__(self, params, timeout=300, credentials=None, sleep=time.sleep):
+        from google.auth.transport.requests import AuthorizedSession
+        credentials = credentials or gcp.credentials(params)
+        self.client = client(params, credentials)
+        self.session = AuthorizedSession(credentials)
+        self.base_url = base_url(params)
         self.timeout = timeout
+        self.sleep = sleep
+
+    def wait(self, operation):
+        """Poll ``operation`` (its name) until done, with growing delays, for at most ``self.timeout`` seconds."""
+        name = operation.operation.name
+        deadline, delay = time.monotonic() + self.timeout, POLL_FIRST_DELAY
+        while True:
+            response = self.session.get("%s/v1/%s" % (self.base_url, name), timeout=60)
+            if response.status_code != 200:
+                raise gcp.GcpError("polling operation %s failed: HTTP %d %s" % (name, response.status_code, response.text[:500]))
+            if operation_outcome(response.json()):
+                return
+            if time.monotonic() + delay > deadline:
+                raise gcp.GcpError("operation %s did not finish within %d seconds" % (name, self.timeout))
+            self.sleep(delay)
+            delay = min(POLL_MAX_DELAY, delay * 2)
 
     def get(self, name):
         return _to_dict(self.client.get_service(request={"name": name}, timeout=60))
 
     def enable(self, name):
-        self.client.enable_service(request={"name": name}, timeout=60).result(timeout=self.timeout)
+        self.wait(self.client.enable_service(request={"name": name}, timeout=60))
 
     def disable(self, name, disable_dependent_services, check_if_service_has_usage):
         request = {"name": name, "disable_dependent_services": disable_dependent_services,
                    "check_if_service_has_usage": CHECK_IF_SERVICE_HAS_USAGE[check_if_service_has_usage]}
-        self.client.disable_service(request=request, timeout=60).result(timeout=self.timeout)
+        self.wait(self.client.disable_service(request=request, timeout=60))
 
 
 def ensure_service(params, api, check_mode):

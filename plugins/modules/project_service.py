@@ -98,7 +98,7 @@ def main():
     try:
         gcp.require_project(params)
         service_usage.validate_service_name(params["service"])
-        api = service_usage.ServiceUsageApi(service_usage.client(params), timeout=params["timeout"])
+        api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
         result = service_usage.ensure_service(params, api, module.check_mode)
     except gcp.api_errors() as exc:
         module.fail_json(msg=str(exc) if isinstance(exc, gcp.GcpError) else "Service Usage request failed: %s" % gcp.describe_error(exc))

@@ -22,6 +22,8 @@ def write_methods(gcp):
 
 
 def test_create_then_noop(ansible, gcp):
+    # The create operation answers done=false twice first: the module must wait for it.
+    gcp.set_lro_polls(2)
     task = repo_task(description="Config Sync OCI images", labels={"team": "platform"})
     first = ansible(tasks=[task], env=gcp.env())
     result = first.result("repo")
@@ -31,6 +33,7 @@ def test_create_then_noop(ansible, gcp):
     assert result["repository"]["format"] == "DOCKER"
     assert result["repository"]["description"] == "Config Sync OCI images"
     assert write_methods(gcp) == ["artifactregistry.repositories.create"]
+    assert len(gcp.requests("artifactregistry.operations.get")) >= 3
 
     gcp.clear_log()
     second = ansible(tasks=[task], env=gcp.env())
