@@ -392,8 +392,8 @@ def test_conditions_need_version_3_and_are_kept(gcp):
 def test_member_emails_are_stored_in_lower_case(gcp):
     client = ar_client(gcp)
     name = client.create_repository(parent=parent(gcp), repository_id="case", repository=docker_repository()).result(timeout=30).name
-    policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role=READER, members=["user:Alice@Example.com", "user:alice@example.com",
-                                                                                 "principal://iam.googleapis.com/X/Subject/Ab"])])
+    members = ["user:Alice@Example.com", "user:alice@example.com", "principal://iam.googleapis.com/X/Subject/Ab"]
+    policy = policy_pb2.Policy(bindings=[policy_pb2.Binding(role=READER, members=members)])
     written = client.set_iam_policy(request={"resource": name, "policy": policy})
     assert list(written.bindings[0].members) == ["user:alice@example.com", "principal://iam.googleapis.com/X/Subject/Ab"]
     with pytest.raises(gexc.BadRequest, match="Policy members must be of the form"):
