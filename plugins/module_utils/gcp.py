@@ -95,13 +95,26 @@ def _service_account_info(params):
         raise GcpAuthError("service_account_file %s is not a JSON service-account key" % path)
 
 
+def _access_token_credentials(token):
+    """Credentials that carry a given token; when an API answers 401 they say so instead of google-auth's
+    "cannot refresh" (a bare token has nothing to refresh with)."""
+    from google.auth import exceptions as auth_exceptions
+    from google.oauth2 import credentials as oauth2_credentials
+
+    class AccessTokenCredentials(oauth2_credentials.Credentials):
+        def refresh(self, request):
+            raise auth_exceptions.RefreshError("the API rejected access_token (401 UNAUTHENTICATED): it is invalid or expired, "
+                                               "and auth_kind accesstoken cannot renew it")
+
+    return AccessTokenCredentials(token)
+
+
 def _base_credentials(params, scopes):
     auth_kind = params.get("auth_kind") or "application"
     if auth_kind == "accesstoken":
         if not params.get("access_token"):
             raise GcpAuthError("auth_kind is accesstoken but access_token (or GCP_ACCESS_TOKEN) is not set")
-        from google.oauth2 import credentials as oauth2_credentials
-        return oauth2_credentials.Credentials(params["access_token"])
+        return _access_token_credentials(params["access_token"])
     if auth_kind == "serviceaccount":
         info = _service_account_info(params)
         from google.oauth2 import service_account
