@@ -33,6 +33,9 @@ from ansible_collections.configsync.oci.plugins.module_utils.oci.layout import M
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Answers that mean "this upload session is gone or out of step" (BLOB_UPLOAD_INVALID/UNKNOWN, DIGEST_INVALID, a
+# range mismatch): the blob is uploaded again from a fresh session, within the retry budget.
+UPLOAD_LOST_STATUSES = (400, 404, 416)
 _STREAM_BLOCK = 1024 * 1024
 _MAX_BACKOFF = 10.0
 _MAX_RETRY_AFTER = 30.0
@@ -378,10 +381,16 @@ class RegistryClient(object):
         for source in mount_from:
             if source == repository:
                 continue
-            outcome, location = self._start_upload(repository, mount=blob.digest, mount_from=source)
+            outcome, opened = self._start_upload(repository, mount=blob.digest, mount_from=source)
             if outcome == "mounted":
+                if location:
+                    self._cancel_upload(location)
                 return "mounted"
-            break  # the registry opened a normal upload instead; use it
+            # The registry opened a normal upload instead: keep the first such session, drop later ones.
+            if location is None:
+                location = opened
+            else:
+                self._cancel_upload(opened)
         failures = 0
         while True:
             try:
@@ -400,10 +409,19 @@ class RegistryClient(object):
                 if self.blob_exists(repository, blob.digest):
                     return "uploaded"
 
+    def _cancel_upload(self, location):
+        """Best effort: a session left open is purged by the registry later anyway."""
+        try:
+            self.request("DELETE", location, retry=False)
+        except _TransientError:
+            pass
+
     def _upload_monolithic(self, location, blob):
         headers = {"Content-Type": "application/octet-stream"}
         response = self.request("PUT", with_query(location, digest=blob.digest), headers=headers,
                                 body=lambda: FileSlice(blob, 0, blob.size) if blob.data is None else blob.data, retry=False)
+        if response.status_code in UPLOAD_LOST_STATUSES:
+            raise _TransientError("the upload answered %d %s" % (response.status_code, ",".join(error_codes(response))))
         if response.status_code != 201:
             self._fail(response, "PUT upload of %s" % blob.digest)
         self.stats["bytes_uploaded"] += blob.size
@@ -417,29 +435,34 @@ class RegistryClient(object):
             try:
                 response = self.request("PATCH", location, headers=headers,
                                         body=lambda start=offset, size=length: FileSlice(blob, start, size), retry=False)
+                reason = None if response.status_code == 202 else response.status_code
             except _TransientError as exc:
-                self._wait(failures, None, "PATCH upload of %s" % blob.digest, exc)
+                reason = exc
+            if reason is not None and (not isinstance(reason, int) or reason in UPLOAD_LOST_STATUSES):
+                # Part of the chunk may have landed: ask the registry where the upload stands and go on from there.
+                self._wait(failures, None, "PATCH upload of %s" % blob.digest, reason)
                 failures += 1
                 location, offset = self._upload_progress(location)
                 continue
-            if response.status_code == 416:
-                # Our offset and the registry's disagree: ask where it is and continue from there.
-                self._wait(failures, None, "PATCH upload of %s" % blob.digest, "416 range mismatch")
-                failures += 1
-                location, offset = self._upload_progress(location)
-                continue
-            if response.status_code != 202:
+            if reason is not None:
                 self._fail(response, "PATCH upload of %s" % blob.digest)
             failures = 0
             self.stats["bytes_uploaded"] += length
             location = self.url(response.headers.get("Location") or location)
             offset += length
         response = self.request("PUT", with_query(location, digest=blob.digest), headers={"Content-Length": "0"}, retry=False)
+        if response.status_code in UPLOAD_LOST_STATUSES:
+            # E.g. DIGEST_INVALID: the bytes the registry holds are not the blob; the caller starts a fresh upload.
+            raise _TransientError("closing the upload answered %d %s" % (response.status_code, ",".join(error_codes(response))))
         if response.status_code != 201:
             self._fail(response, "PUT to close the upload of %s" % blob.digest)
 
     def _upload_progress(self, location):
-        """Where an interrupted upload stands (distribution-spec: GET on the upload URL -> 204 with Range)."""
+        """Where an interrupted upload stands (distribution-spec: GET on the upload URL -> 204 with Range).
+
+        A registry that cannot resume this upload (distribution cancels one whose size moved past the offset in its
+        upload URL) answers 400/404/416; the upload then starts over in ``push_blob``.
+        """
         for attempt in range(self.retries + 1):
             try:
                 response = self.request("GET", location, retry=False)
@@ -448,9 +471,8 @@ class RegistryClient(object):
                 continue
             if response.status_code == 204:
                 return self.url(response.headers.get("Location") or location), parse_range(response.headers.get("Range"))
-            if response.status_code == 404:
-                # The registry forgot the upload: start over from the outer loop.
-                raise _TransientError("the upload session expired (404)")
+            if response.status_code in UPLOAD_LOST_STATUSES:
+                raise _TransientError("the upload cannot be resumed (%d %s)" % (response.status_code, ",".join(error_codes(response))))
             self._fail(response, "GET upload status")
         raise RegistryError("registry %s: the upload status cannot be read" % self.host)
 

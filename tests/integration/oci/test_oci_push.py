@@ -291,3 +291,96 @@ def test_wrong_password_names_the_registry_not_the_secret(ansible, registry_tls_
     assert wrong not in run.output and reg.password not in run.output
     assert writes(reg) == []
     assert reg.manifest_digest(repository_name, "v1") is None
+
+
+class CuttingProxy:
+    """A byte-level TCP relay that cuts the first PATCH after ``cut_after`` bytes have passed, like a dropped link.
+
+    Unlike the HTTP fault proxy (which fails whole requests), part of the chunk reaches the registry: the upload
+    session's size moves past the offset the client knows, which is the case resuming has to get right.
+    """
+
+    def __init__(self, upstream_port, cut_after):
+        import socket
+        import threading
+        self.upstream_port = upstream_port
+        self.cut_after = cut_after
+        self.cut = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.threads = []
+        self.stopping = False
+        self._start(self._accept)
+
+    def _start(self, target, *args):
+        import threading
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _accept(self):
+        import socket
+        while not self.stopping:
+            try:
+                client, dummy = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._start(self._pump, client, upstream, True)
+            self._start(self._pump, upstream, client, False)
+
+    def _pump(self, source, target, inspect):
+        import socket
+        import struct
+        passed = None  # bytes of the PATCH forwarded so far on this connection
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if inspect and not self.cut.is_set():
+                    if passed is None and b"PATCH " in data:
+                        passed = len(data) - data.index(b"PATCH ")
+                    elif passed is not None:
+                        passed += len(data)
+                    if passed is not None and passed >= self.cut_after:
+                        self.cut.set()
+                        target.sendall(data[:max(0, len(data) - (passed - self.cut_after))])
+                        for sock in (source, target):
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                            sock.close()
+                        return
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopping = True
+        self.listener.close()
+
+
+def test_chunk_cut_halfway_is_recovered(ansible, registry_factory, repository_name, tmp_path):
+    reg = registry_factory()
+    proxy = CuttingProxy(reg.port, cut_after=150 * 1024)
+    try:
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        with open(str(tree / "random.bin"), "wb") as stream:
+            stream.write(os.urandom(900 * 1024))
+        run = ansible(tasks=[push_task(src=[str(tree)], image="127.0.0.1:%d/%s:v1" % (proxy.port, repository_name),
+                                       chunk_size=256 * 1024)])
+    finally:
+        proxy.stop()
+    assert proxy.cut.is_set()
+    assert not run.failed, run.output
+    result = run.result("push")
+    assert result["stats"]["retries"] >= 1
+    assert reg.manifest_digest(repository_name, "v1") == result["digest"]
+    dummy_manifest, dummy_config, dummy_layer, members = layer_members(reg, repository_name, "v1")
+    assert members["random.bin"][1] == (tree / "random.bin").read_bytes()
