@@ -15,7 +15,7 @@ description:
     between, the API answers 409 ABORTED; the module re-reads the policy and tries again, with exponential backoff and jitter.
   - Bindings of other roles, conditional bindings (also of the same role) and audit configs are kept as they are.
 author:
-  - configsync.oci maintainers
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
   - configsync.oci.attributes

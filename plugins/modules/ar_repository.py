@@ -14,7 +14,7 @@ description:
   - Fields the task leaves out are left as they are. An update sends one PATCH whose update mask names only the fields that differ.
   - The repository ID, the location and the format are checked before any request.
 author:
-  - configsync.oci maintainers
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
   - configsync.oci.attributes
@@ -52,13 +52,13 @@ options:
     default: standard
   remote_repository_config:
     description:
-      - The API's C(remoteRepositoryConfig) for O(mode=remote), in its JSON shape (camelCase or snake_case keys), for example
-        C({dockerRepository: {publicRepository: DOCKER_HUB}, description: Docker Hub}).
+      - "The API's C(remoteRepositoryConfig) for O(mode=remote), in its JSON shape (camelCase or snake_case keys), for example
+        C({dockerRepository: {publicRepository: DOCKER_HUB}, description: Docker Hub})."
     type: dict
   virtual_repository_config:
     description:
-      - The API's C(virtualRepositoryConfig) for O(mode=virtual), for example
-        C({upstreamPolicies: [{id: main, repository: projects/P/locations/L/repositories/R, priority: 1}]}).
+      - "The API's C(virtualRepositoryConfig) for O(mode=virtual), for example
+        C({upstreamPolicies: [{id: main, repository: projects/P/locations/L/repositories/R, priority: 1}]})."
     type: dict
   description:
     description:

@@ -16,7 +16,7 @@ description:
   - Every change is a read-modify-write that sends the policy's etag back; on 409 ABORTED the module re-reads and retries
     with exponential backoff and jitter. Other roles' bindings, conditional bindings and audit configs are kept.
 author:
-  - configsync.oci maintainers
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
   - configsync.oci.attributes

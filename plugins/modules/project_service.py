@@ -13,7 +13,7 @@ description:
     like C(gcloud services enable SERVICE --project=PROJECT) (seed step 1), but reads the state first and writes only when
     it differs; it waits for the operation to finish.
 author:
-  - configsync.oci maintainers
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
   - configsync.oci.attributes

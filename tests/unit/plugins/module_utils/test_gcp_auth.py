@@ -70,7 +70,7 @@ def test_service_account_from_file_and_contents(tmp_path, key_info):
 
 @pytest.mark.parametrize("setup, words", [
     (lambda tmp: str(tmp / "nope.json"), ["service_account_file", "nope.json", "cannot be read"]),
-    (lambda tmp: str(tmp), ["service_account_file", "cannot be read"]),
+    (str, ["service_account_file", "cannot be read"]),
     (lambda tmp: (tmp / "x.json").write_text("not json") and str(tmp / "x.json"), ["is not a JSON service-account key"]),
 ])
 def test_unusable_key_files(tmp_path, setup, words):
