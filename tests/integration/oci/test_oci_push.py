@@ -384,3 +384,14 @@ def test_chunk_cut_halfway_is_recovered(ansible, registry_factory, repository_na
     assert reg.manifest_digest(repository_name, "v1") == result["digest"]
     dummy_manifest, dummy_config, dummy_layer, members = layer_members(reg, repository_name, "v1")
     assert members["random.bin"][1] == (tree / "random.bin").read_bytes()
+
+
+def test_five_hosts_pushing_the_same_tree_at_once_agree(ansible, registry, repository_name, tmp_path):
+    """A play over many clusters without run_once: concurrent pushes of one tree all land on one digest."""
+    tree = make_tree(tmp_path / "tree")
+    hosts = ["cluster-%d" % number for number in range(5)]
+    run = ansible(tasks=[push_task(src=[str(tree)], image=registry.ref(repository_name, "v1"))], hosts=hosts, forks=5)
+    assert not run.failed, run.output
+    digests = {result["digest"] for result in run.results("push")}
+    assert len(run.results("push")) == 5 and len(digests) == 1
+    assert registry.manifest_digest(repository_name, "v1") == digests.pop()
