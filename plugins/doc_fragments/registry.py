@@ -29,6 +29,15 @@ options:
         credentials, a missing file given here is an error.
       - Credential helpers (C(credsStore), C(credHelpers)) and C(identitytoken) entries are not used.
     type: path
+  google_auth:
+    description:
+      - When to log in with an OAuth2 access token from the GCP auth options (user C(oauth2accesstoken)), when
+        O(username) is not set.
+      - V(auto) for Google registries (C(*.pkg.dev), C(gcr.io), C(*.gcr.io)); V(always) for any host, for example
+        Artifact Registry behind a private DNS name; V(never) to use O(docker_config) for Google registries too.
+    type: str
+    default: auto
+    choices: [auto, always, never]
   ca_cert:
     description:
       - PEM file of the certificate authority that signed the registry's TLS certificate.

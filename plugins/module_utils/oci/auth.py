@@ -28,6 +28,7 @@ REGISTRY_AUTH_ARGSPEC = dict(
     ca_cert=dict(type="path"),
     validate_certs=dict(type="bool", default=True),
     insecure=dict(type="bool", default=False),
+    google_auth=dict(type="str", default="auto", choices=["auto", "always", "never"]),
     timeout=dict(type="float", default=60.0),
     retries=dict(type="int", default=5),
 )
@@ -136,13 +137,14 @@ def load_docker_config(path, required):
 class RegistryCredentials(object):
     """Who we are to one registry host, resolved on first use.
 
-    Order: ``username``/``password``; then, for Google hosts, an OAuth2 access token from the GCP auth options
-    (user ``oauth2accesstoken``); then the docker config's ``auths`` entry for the host; else anonymous (None).
+    Order: ``username``/``password``; then, for Google hosts (or any host with ``google_auth=always``; never with
+    ``never``), an OAuth2 access token from the GCP auth options (user ``oauth2accesstoken``); then the docker config's ``auths`` entry for the host; else anonymous (None).
     ``google_token`` is a callable returning an access token, so no Google request happens unless a registry asks.
     """
 
-    def __init__(self, host, username=None, password=None, docker_config=None, google_token=None):
+    def __init__(self, host, username=None, password=None, docker_config=None, google_token=None, google_auth="auto"):
         self.host = host
+        self._google_auth = google_auth
         self._username = username
         self._password = password
         self._docker_config = docker_config
@@ -150,6 +152,11 @@ class RegistryCredentials(object):
         self._resolved = False
         self._pair = None
         self.source = None
+
+    def _uses_google(self):
+        if self._google_token is None or self._google_auth == "never":
+            return False
+        return self._google_auth == "always" or is_google_registry(self.host)
 
     def get(self):
         """``(username, password)`` or None for anonymous."""
@@ -169,7 +176,7 @@ class RegistryCredentials(object):
             if not (self._username and self._password):
                 raise RegistryAuthError("registry %s: username and password must be given together" % self.host)
             return (self._username, self._password), "username/password"
-        if self._google_token is not None and is_google_registry(self.host):
+        if self._uses_google():
             return (GOOGLE_TOKEN_USER, self._google_token()), "Google credentials"
         config_path = docker_config_path(self._docker_config)
         config = load_docker_config(config_path, required=bool(self._docker_config))

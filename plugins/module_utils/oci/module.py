@@ -134,7 +134,7 @@ def _google_token(module):
 def _client(module, reference):
     params = module.params
     credentials = RegistryCredentials(reference.host, params["username"], params["password"], params["docker_config"],
-                                      google_token=_google_token(module))
+                                      google_token=_google_token(module), google_auth=params["google_auth"])
     client = RegistryClient(reference.host, credentials, validate_certs=params["validate_certs"], ca_cert=params["ca_cert"],
                             insecure=params["insecure"], timeout=params["timeout"], retries=params["retries"],
                             chunk_size=params["chunk_size"])

@@ -395,3 +395,27 @@ def test_five_hosts_pushing_the_same_tree_at_once_agree(ansible, registry, repos
     digests = {result["digest"] for result in run.results("push")}
     assert len(run.results("push")) == 5 and len(digests) == 1
     assert registry.manifest_digest(repository_name, "v1") == digests.pop()
+
+
+def test_google_credentials_log_in_as_oauth2accesstoken(ansible, registry_token, repository_name, tmp_path):
+    """The GCP auth options (here auth_kind=accesstoken) give the token-exchange login Artifact Registry accepts."""
+    reg = registry_token
+    access_token = "ya29.test-" + reg.password
+    reg.token_server.add_user("oauth2accesstoken", access_token)
+    reg.token_server.clear_log()
+    run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=reg.ref(repository_name, "v1"), ca_cert=str(reg.ca_file),
+                                   google_auth="always", auth_kind="accesstoken", access_token=access_token)], verbosity=3)
+    assert not run.failed, run.output
+    granted = [entry for entry in reg.token_server.requests() if entry["status"] == 200]
+    assert granted and {entry["user"] for entry in granted} == {"oauth2accesstoken"}
+    assert reg.manifest_digest(repository_name, "v1") == run.result("push")["digest"]
+    assert access_token not in run.output
+
+
+def test_google_auth_never_keeps_google_credentials_out(ansible, registry_token, repository_name, tmp_path):
+    reg = registry_token
+    run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=reg.ref(repository_name, "v1"), ca_cert=str(reg.ca_file),
+                                   google_auth="never", auth_kind="accesstoken", access_token="ya29.unused",
+                                   docker_config=str(tmp_path / "missing.json"))])
+    assert run.failed
+    assert "docker_config %s cannot be read" % (tmp_path / "missing.json") in run.result("push")["msg"]
