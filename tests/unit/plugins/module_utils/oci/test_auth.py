@@ -109,3 +109,16 @@ def test_google_hosts(host, google):
 def test_basic_header_and_redaction():
     assert basic_header(("u", "p")) == "Basic dTpw"
     assert redact("token s3cr3t-value leaked", ["s3cr3t-value"]) == "token ******** leaked"
+
+
+@pytest.mark.parametrize("host, mode, expected", [
+    ("us-docker.pkg.dev", "auto", (GOOGLE_TOKEN_USER, "tok")),
+    ("registry.internal:5000", "auto", None),
+    ("registry.internal:5000", "always", (GOOGLE_TOKEN_USER, "tok")),
+    ("us-docker.pkg.dev", "never", None),
+])
+def test_google_auth_modes(tmp_path, host, mode, expected):
+    empty_config = tmp_path / "config.json"
+    empty_config.write_text("{}")
+    credentials = RegistryCredentials(host, docker_config=str(empty_config), google_token=lambda: "tok", google_auth=mode)
+    assert credentials.get() == expected
