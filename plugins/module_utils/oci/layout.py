@@ -97,6 +97,11 @@ def _check_symlink(local_path, name, target, tree_root, real_root):
 
 def _entry_for(local_path, name, tree_root, real_root):
     try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # Image paths are UTF-8 (PAX); a name in another encoding would reach clusters as mojibake.
+        raise PackagingError("src %r has a file name that is not valid UTF-8" % local_path.encode("utf-8", "surrogateescape"))
+    try:
         info = os.lstat(local_path)
     except OSError as exc:
         raise PackagingError("src %s cannot be read: %s" % (local_path, exc.strerror or exc))

@@ -231,3 +231,13 @@ def test_layer_streams_large_file_in_blocks(tmp_path):
     assert size == len(out.getvalue())
     assert tar_size > 8 * 1024 * 1024
     assert digest == "sha256:" + hashlib.sha256(out.getvalue()).hexdigest()
+
+
+def test_non_utf8_file_name_is_refused(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with open(os.path.join(str(tree).encode(), b"bad\xff.yaml"), "wb") as stream:
+        stream.write(b"x\n")
+    with pytest.raises(layout.PackagingError) as caught:
+        layout.collect_entries([str(tree)])
+    assert "not valid UTF-8" in str(caught.value)
