@@ -29,8 +29,9 @@ options:
       - Files and directories to package; directories are packaged recursively.
       - Without O(base), a directory's contents sit at the image root and a file sits there under its own name.
       - With O(base), paths inside the image are relative to O(base), and relative O(src) paths are taken relative to O(base).
-      - Symlinks are stored as symlinks; a symlink whose target lies outside the packaged tree (absolute, or
-        reaching above it) is refused.
+      - Symlinks inside the tree are stored as symlinks; a symlink whose target lies outside the packaged tree
+        (absolute, or reaching above it) is refused. A symlink given directly in O(src) without O(base) is followed.
+      - File names must be valid UTF-8.
     type: list
     elements: path
     required: true

@@ -153,7 +153,8 @@ def collect_entries(sources, base=None, exclude=DEFAULT_EXCLUDE):
 
     With ``base``, names are paths relative to ``base`` (relative sources are taken relative to it too, and the
     directories between ``base`` and each source are added); without it, a directory's contents sit at the image
-    root and a file sits there by its own name. Symlinks stay symlinks and must not lead out of the tree.
+    root and a file sits there by its own name, and a source that is itself a symlink is followed. Symlinks inside
+    the tree stay symlinks and must not lead out of it.
     """
     if not sources:
         raise PackagingError("src is empty: give at least one file or directory to package")
@@ -170,10 +171,12 @@ def collect_entries(sources, base=None, exclude=DEFAULT_EXCLUDE):
             if not _inside(path, base_path):
                 raise PackagingError("src %s is not inside base %s" % (source, base))
             tree_root, name = base_path, os.path.relpath(path, base_path).replace(os.sep, "/")
-        elif os.path.isdir(path) and not os.path.islink(path):
+        elif os.path.isdir(path):
+            # A source given directly is followed when it is a symlink (e.g. a "current" release link).
             tree_root, name = path, ""
         else:
             tree_root, name = os.path.dirname(path), os.path.basename(path)
+            path = os.path.realpath(path)
         real_root = os.path.realpath(tree_root)
         found = []
         if name in ("", "."):

@@ -241,3 +241,13 @@ def test_non_utf8_file_name_is_refused(tmp_path):
     with pytest.raises(layout.PackagingError) as caught:
         layout.collect_entries([str(tree)])
     assert "not valid UTF-8" in str(caught.value)
+
+
+def test_symlinks_given_directly_as_src_are_followed_without_base(tmp_path):
+    (tmp_path / "releases" / "v3").mkdir(parents=True)
+    (tmp_path / "releases" / "v3" / "ns.yaml").write_text("x\n")
+    (tmp_path / "releases" / "v3.yaml").write_text("y\n")
+    os.symlink("releases/v3", str(tmp_path / "current"))
+    os.symlink("releases/v3.yaml", str(tmp_path / "current.yaml"))
+    entries = layout.collect_entries([str(tmp_path / "current"), str(tmp_path / "current.yaml")])
+    assert [(e.name, e.kind) for e in entries] == [("current.yaml", "file"), ("ns.yaml", "file")]
