@@ -115,6 +115,12 @@ def make_big_file(root, megabytes):
             out.write(os.urandom(1024 * 1024))
 
 
+def make_readable(root):
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def tree_size(root):
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
@@ -171,8 +177,20 @@ class Bench:
                                cwd=tarball.parent)
 
     def skopeo_copy(self, case, layout):
-        return lambda: measure(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "dir:" + str(layout),
-                                "docker://" + self.ref(case, "skopeo")])
+        """skopeo with a blob-info cache of its own for this push.
+
+        skopeo remembers (in a cache that is per-user and, for root, not relocatable) in which repositories of a registry
+        it saw a blob, and mounts it from there instead of uploading. Every push here must upload, so the timed skopeo
+        runs as ``nobody`` (when we are root) with XDG_DATA_HOME, hence the cache, in a fresh directory.
+        """
+        def run():
+            cache = pathlib.Path(tempfile.mkdtemp(prefix="skopeo-cache-", dir=str(self.workdir)))
+            cache.chmod(0o777)
+            prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if os.geteuid() == 0 else []
+            env = dict(os.environ, HOME=str(cache), XDG_DATA_HOME=str(cache))
+            return measure(prefix + ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "dir:" + str(layout),
+                                     "docker://" + self.ref(case, "skopeo")], env=env)
+        return run
 
     def repush_requests(self, push):
         """Requests the registry saw for a second, identical push."""
@@ -203,6 +221,7 @@ def run_case(bench, case, src, results, rounds):
                 # skopeo pushes what crane pushed this round, from a dir: copy made untimed.
                 shutil.rmtree(str(layout), ignore_errors=True)
                 measure(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://" + bench.ref(case, "crane"), "dir:" + str(layout)])
+                make_readable(layout)
             push = make_push()
             first = push()
             rows[name]["rounds"].append({"seconds": first.seconds, "peak_mib": first.peak_kib / 1024.0,
@@ -258,6 +277,7 @@ def main():
         parser.error("needs GNU time at {0} (Debian: apt-get install time)".format(GNU_TIME))
 
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="bench-oci-push-"))
+    workdir.chmod(0o755)  # skopeo runs as nobody and reads its source below here
     registry = Registry(workdir / "registry").start()
     results = {}
     try:
