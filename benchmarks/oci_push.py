@@ -111,7 +111,7 @@ def make_small_files(root, count):
 def make_big_file(root, megabytes):
     root.mkdir(parents=True)
     with open(str(root / "blob.bin"), "wb") as out:
-        for _ in range(megabytes):
+        for dummy in range(megabytes):
             out.write(os.urandom(1024 * 1024))
 
 
@@ -214,7 +214,7 @@ def run_case(bench, case, src, results, rounds):
         ("skopeo copy", lambda: bench.skopeo_copy(case, layout)),
     ]
     layout = bench.workdir / "{0}-skopeo-dir".format(case)
-    rows = {name: {"rounds": []} for name, _ in pushes}
+    rows = {name: {"rounds": []} for name, dummy in pushes}
     for bench.round in range(rounds):
         for name, make_push in pushes:
             if name == "skopeo copy":
@@ -244,8 +244,8 @@ def run_case(bench, case, src, results, rounds):
 def print_table(results):
     tools = ["oci_push", "oci_push -l1", "ansible task", "crane append", "oras push", "skopeo copy", "tar -cf", "tar -czf"]
     print()
-    print("{0:<4} {1:<14} {2:>9} {3:>8} {4:>10} {5:>8} {6:>9}".format("case", "tool", "wall s", "x crane", "peak MiB", "x crane",
-                                                                       "re-push"))
+    header = ("case", "tool", "wall s", "x crane", "peak MiB", "x crane", "re-push")
+    print("{0:<4} {1:<14} {2:>9} {3:>8} {4:>10} {5:>8} {6:>9}".format(*header))
     for case, data in results.items():
         crane = data["tools"]["crane append"]
         print("{0:<4} input: {1} files, {2:.1f} MB".format(case, data["files"], data["input_bytes"] / 1e6))

@@ -207,7 +207,7 @@ def _handler_for(proxy):
 
         def _inject_status(self, rule):
             # Read the body first: a client still sending a large upload would otherwise see a broken pipe, not the status.
-            for _ in self._body_pieces():
+            for dummy in self._body_pieces():
                 pass
             payload = b"" if self.command == "HEAD" else json.dumps(
                 {"errors": [{"code": "UNAVAILABLE", "message": "fault proxy: injected HTTP {0}".format(rule.status)}]}).encode()

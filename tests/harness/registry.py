@@ -451,5 +451,5 @@ class RegistryClient:
 
 def parse_challenge(header):
     """``Bearer realm="...",service="...",scope="..."`` -> dict of the parameters."""
-    _, _, params = header.partition(" ")
+    params = header.partition(" ")[2]
     return {key.lower(): value for key, value in re.findall(r'(\w+)="([^"]*)"', params)}

@@ -45,8 +45,8 @@ def b64url(data):
 
 def parse_scope(scope):
     """``repository:team/app:pull,push`` -> ("repository", "team/app", ["pull", "push"]); None if malformed."""
-    resource_type, _, rest = scope.partition(":")
-    name, _, actions = rest.rpartition(":")
+    resource_type, dummy, rest = scope.partition(":")
+    name, dummy, actions = rest.rpartition(":")
     if not resource_type or not name:
         return None
     return resource_type, name, [action for action in actions.split(",") if action]
@@ -189,7 +189,7 @@ def _handler_for(server):
                 decoded = base64.b64decode(header.split(" ", 1)[1]).decode()
             except (ValueError, UnicodeDecodeError):
                 return None, None
-            username, _, password = decoded.partition(":")
+            username, dummy, password = decoded.partition(":")
             return username, password
 
         def _answer(self, path, method, params, username, password):

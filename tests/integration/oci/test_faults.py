@@ -31,7 +31,7 @@ def large_tree(directory, megabytes):
     directory.mkdir(parents=True, exist_ok=True)
     seed_file(directory)
     with open(str(directory / "blob.bin"), "wb") as out:
-        for _ in range(megabytes):
+        for dummy in range(megabytes):
             out.write(os.urandom(1024 * 1024))
     return directory
 
