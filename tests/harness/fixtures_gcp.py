@@ -66,7 +66,7 @@ class GcpEmulator:
         return [entry for entry in log if api_method is None or entry["apiMethod"] == api_method]
 
     def writes(self):
-        """Only the logged requests that change state (getIamPolicy counts as a read even when it is a POST)."""
+        """Only the logged calls of state-changing methods, whatever their status (getIamPolicy is a read, even as a POST)."""
         return [entry for entry in self.requests() if entry["write"]]
 
     def clear_log(self):
