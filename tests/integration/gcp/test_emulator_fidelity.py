@@ -11,6 +11,7 @@ Two kinds of checks:
   answers are compared with the recorded ones.
 """
 import json
+import os
 import pathlib
 import re
 import threading
@@ -30,7 +31,8 @@ from google.protobuf import field_mask_pb2, json_format
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-LOGS = pathlib.Path("/work/shared/reference/gcp-http-logs")
+# The recorded traffic (see its README); GCP_HTTP_LOGS points elsewhere, e.g. at a copy in CI.
+LOGS = pathlib.Path(os.environ.get("GCP_HTTP_LOGS", "/work/shared/reference/gcp-http-logs"))
 RECORDED_TIME = "2024-04-01T12:34:56.123456Z"
 RECORDED_ETAG = "abcdef0123A="
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -39,7 +41,7 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 READER = "roles/artifactregistry.reader"
 WI_USER = "roles/iam.workloadIdentityUser"
 
-pytestmark = pytest.mark.skipif(not LOGS.is_dir(), reason="recorded GCP traffic not available at %s" % LOGS)
+needs_recordings = pytest.mark.skipif(not LOGS.is_dir(), reason="recorded GCP traffic not available at %s" % LOGS)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -183,24 +185,28 @@ def replay_log(gcp, log, names, host=None):
     return mismatches
 
 
+@needs_recordings
 def test_replay_gcloud_docker_repository_crud(gcp):
     """REAL recording: gcloud create (LRO) / get / patch description / get / delete (LRO) of a DOCKER repository."""
     names = {"${projectId}": gcp.project, "${uniqueId}": uuid.uuid4().hex[:10]}
     assert replay_log(gcp, "artifactregistry-repository-docker-crud-gcloud_http.log", names) == []
 
 
+@needs_recordings
 def test_replay_kcc_virtual_repository(gcp):
     """REAL-EQUIVALENT recording: 404 on a missing repository, STANDARD and VIRTUAL repositories, labels, patch."""
     names = {"${projectId}": gcp.project, "${uniqueId}": uuid.uuid4().hex[:10]}
     assert replay_log(gcp, "artifactregistry-repository-virtual-kcc-fixture_http.log", names) == []
 
 
+@needs_recordings
 def test_replay_repository_iam_policy_shapes(gcp):
     """MOCK-GENERATED shapes: empty policy is just an etag, set with version 3 reports version 1, clearing keeps version."""
     names = {"${projectId}": gcp.project, "${uniqueId}": uuid.uuid4().hex[:10]}
     assert replay_log(gcp, "artifactregistry-repository-iampolicy_MOCKGCP-GENERATED_http.log", names) == []
 
 
+@needs_recordings
 def test_replay_service_usage_enable_on_new_project(gcp):
     """REAL recording (raw project number): enable answers an operation; polling it gives EnableServiceResponse."""
     unique = uuid.uuid4().hex[:10]
@@ -209,6 +215,7 @@ def test_replay_service_usage_enable_on_new_project(gcp):
     assert replay_log(gcp, "serviceusage-enable-on-new-project-gcloud_http.log", names, host="serviceusage.googleapis.com") == []
 
 
+@needs_recordings
 def test_replay_service_usage_batch_enable_and_enable(gcp):
     project = "su-" + uuid.uuid4().hex[:8]
     gcp.seed_project(project, "246813579024", services=[])
@@ -216,6 +223,7 @@ def test_replay_service_usage_batch_enable_and_enable(gcp):
     assert replay_log(gcp, "serviceusage-services-batchenable-enable-gcloud_http.log", names) == []
 
 
+@needs_recordings
 def test_operation_names_look_like_recorded_ones(gcp):
     """The raw go-vcr cassette shows AR operation names end in a UUID; Service Usage ones are operations/<id>."""
     cassette = (LOGS / "artifactregistry-repository-virtual-kcc-tf_vcr-cassette.yaml").read_text()
@@ -269,6 +277,7 @@ def test_repository_lifecycle_with_client(gcp):
         client.get_repository(name=created.name)
 
 
+@needs_recordings
 def test_client_answers_match_recorded_shapes(gcp):
     """The answers the REST client got (enums as numbers) have the recorded keys; enums are numbers as asked."""
     client = ar_client(gcp)
@@ -556,6 +565,7 @@ def test_service_get_and_enable_with_client(gcp):
     assert [s.state for s in batch.result(timeout=30).services] == [su.State.ENABLED] * 2
 
 
+@needs_recordings
 def test_enable_operation_matches_recorded_real_answer(gcp):
     """Polling an enable operation answers metadata {"@type": Empty, "value": {}}, as recorded from real GCP.
 
