@@ -169,6 +169,11 @@ class RegistryClient(object):
                 continue
             if response.status_code == 401:
                 self._challenge = response.headers.get("WWW-Authenticate", "")
+                if not self._challenge:
+                    raise RegistryAuthError("registry %s answered GET /v2/ with 401 but no WWW-Authenticate challenge" % self.host)
+            elif response.status_code in RETRY_STATUSES:
+                raise RegistryError("registry %s: GET /v2/ answered %d after %d attempts" % (self.host, response.status_code, attempt + 1),
+                                    response.status_code)
             elif response.status_code != 200:
                 raise RegistryError("registry %s does not look like an OCI registry: GET /v2/ answered %d"
                                     % (self.host, response.status_code), response.status_code)
@@ -291,13 +296,14 @@ class RegistryClient(object):
                 self._wait(attempt, None, "%s %s" % (method, _path_of(url)), exc)
                 attempt += 1
                 continue
-            if response.status_code == 401 and not authenticated_now:
+            if response.status_code == 401:
+                challenge = response.headers.get("WWW-Authenticate", "")
+                if authenticated_now or not challenge:
+                    raise RegistryAuthError(self._refused(method, url))
                 # First 401 (or an expired token): answer this challenge, it may carry a wider scope.
-                self._challenge = response.headers.get("WWW-Authenticate", "")
+                self._challenge = challenge
                 self._authorization = None
                 continue
-            if response.status_code == 401:
-                raise RegistryAuthError(self._refused(method, url))
             if response.status_code in RETRY_STATUSES and retry and attempt < self.retries:
                 self._wait(attempt, response, "%s %s" % (method, _path_of(url)), response.status_code)
                 attempt += 1
