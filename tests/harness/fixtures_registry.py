@@ -40,9 +40,7 @@ def registry_tls_htpasswd(tmp_path_factory):
 
 def _token_registry(workdir):
     token_server = TokenServer(workdir / "token-server", ca=CertificateAuthority(workdir / "pki")).start()
-    server = Registry(workdir / "registry", auth="token", token_server=token_server)
-    server.token_server = token_server
-    return server
+    return Registry(workdir / "registry", auth="token", token_server=token_server)
 
 
 @pytest.fixture(scope="session")

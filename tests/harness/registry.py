@@ -297,7 +297,7 @@ class Registry:
                         # No background upload purge while a test inspects half-finished uploads.
                         "maintenance": {"uploadpurging": {"enabled": False}}},
             # A fixed secret keeps upload state (the _state query parameter) valid across a restart.
-            "http": {"addr": self.host, "secret": secrets.token_hex(16), "headers": {"X-Content-Type-Options": ["nosniff"]}},
+            "http": {"addr": self.host, "secret": secrets.token_hex(16)},
         }
         if self.tls:
             self.ca = self.ca or CertificateAuthority(self.workdir / "pki")
