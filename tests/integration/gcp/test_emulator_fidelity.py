@@ -31,8 +31,11 @@ from google.protobuf import field_mask_pb2, json_format
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
-# The recorded traffic (see its README); GCP_HTTP_LOGS points elsewhere, e.g. at a copy in CI.
-LOGS = pathlib.Path(os.environ.get("GCP_HTTP_LOGS", "/work/shared/reference/gcp-http-logs"))
+from harness.paths import REPO
+
+# The recorded traffic (see its README) lives in the shared reference folder beside the checkout (CI lays a copy
+# there too); GCP_HTTP_LOGS points elsewhere.
+LOGS = pathlib.Path(os.environ.get("GCP_HTTP_LOGS", REPO.parent / "shared" / "reference" / "gcp-http-logs"))
 RECORDED_TIME = "2024-04-01T12:34:56.123456Z"
 RECORDED_ETAG = "abcdef0123A="
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
