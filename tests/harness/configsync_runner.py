@@ -367,6 +367,33 @@ class ConfigSyncReconciler:
             process.stop()
 
 
+def aggregate_cluster_roles(api, passes=5):
+    """Fill the rules of aggregated ClusterRoles (admin, edit, view) from the roles their selectors pick.
+
+    A stand-in for kube-controller-manager's clusterrole-aggregation controller, which the test control plane does
+    not run: without it ``edit`` grants nothing and a RepoSync reconciler bound to it cannot list a ConfigMap.
+    Repeated until nothing changes, because ``admin`` aggregates ``edit``.
+    """
+    for _ in range(passes):
+        roles = api.get("/apis/rbac.authorization.k8s.io/v1/clusterroles")["items"]
+        changed = False
+        for role in roles:
+            selectors = (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []
+            if not selectors:
+                continue
+            rules = []
+            for other in sorted(roles, key=lambda item: item["metadata"]["name"]):
+                labels = other["metadata"].get("labels") or {}
+                if other is not role and any(all(labels.get(k) == v for k, v in (s.get("matchLabels") or {}).items()) for s in selectors):
+                    rules.extend(rule for rule in other.get("rules") or [] if rule not in rules)
+            if rules != (role.get("rules") or []):
+                role["rules"] = rules
+                api.put("/apis/rbac.authorization.k8s.io/v1/clusterroles/" + role["metadata"]["name"], role)
+                changed = True
+        if not changed:
+            return
+
+
 # --- the whole install -------------------------------------------------------------------------------------------
 
 class ConfigSync:
@@ -430,6 +457,7 @@ class ConfigSync:
             return self.reconcilers.get(reconciler_name(kind, name, namespace))
 
     def _install(self):
+        aggregate_cluster_roles(self.api)
         for obj in install_manifests() + [reconciler_deployment_template(self.version), self._reconciler_manager_deployment()]:
             self.api.apply(object_path(obj), obj)
 
