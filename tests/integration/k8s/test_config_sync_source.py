@@ -64,9 +64,24 @@ def get_sync(custom, kind, namespace, name):
         raise
 
 
+def outcome(run, task="t"):
+    """The task's result with ``failed`` set from the recorded status (Ansible keeps it out of the result dict)."""
+    records = [record for record in run.records if record["task"] == task]
+    assert len(records) == 1, run.output
+    return dict(records[0]["result"], failed=records[0]["status"] == "failed")
+
+
+class Outcome(object):
+    def __init__(self, run):
+        self.run = run
+
+    def result(self, task="t"):
+        return outcome(self.run, task)
+
+
 def source(env, ansible, check=False, diff=False, **params):
     params.setdefault("auth", "none")
-    return ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": params}], check=check, diff=diff, env=env)
+    return Outcome(ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": params}], check=check, diff=diff, env=env))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -295,7 +310,7 @@ def test_unreachable_api_server_is_named_and_the_token_is_not_shown(ansible):
     token = "secret-token-%s" % uuid.uuid4().hex
     run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": {"name": "root-sync", "image": PINNED, "auth": "none"}}],
                   env={"K8S_AUTH_HOST": server, "K8S_AUTH_API_KEY": token, "K8S_AUTH_VERIFY_SSL": "False"})
-    result = run.result("t")
+    result = outcome(run)
     assert result["failed"] is True
     assert "cannot reach the Kubernetes API server %s" % server in result["msg"]
     assert token not in run.output
@@ -325,12 +340,18 @@ def test_bearer_token_and_ca_from_awx_style_environment(ansible, control_plane, 
 # wait: SYNCED at the digest, fail fast on STALLED / ERROR, time out clearly
 # ----------------------------------------------------------------------------------------------------------------------
 
-def write_later(custom, name, shapes, delay=1.0):
-    """Write status objects (as the reconciler would) from a background thread while the module waits."""
+def write_after_change(custom, name, shapes, delay=0.5):
+    """Act like Config Sync in a background thread: once the module's apply has raised the generation, build and write
+    the status objects one after another (``shapes`` are functions, so their timestamps are those of the write)."""
+    generation = get_sync(custom, "RootSync", CMS, name)["metadata"]["generation"]
+
     def writer():
+        deadline = time.monotonic() + 120
+        while get_sync(custom, "RootSync", CMS, name)["metadata"]["generation"] == generation and time.monotonic() < deadline:
+            time.sleep(0.1)
         for shape in shapes:
             time.sleep(delay)
-            write_status(custom, "RootSync", CMS, name, shape)
+            write_status(custom, "RootSync", CMS, name, shape())
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     return thread
@@ -339,7 +360,7 @@ def write_later(custom, name, shapes, delay=1.0):
 def test_wait_returns_when_synced_at_the_digest(ansible, k8s_env, custom):
     name = unique("root")
     source(k8s_env, ansible, name=name, image=IMAGE + ":v1")
-    thread = write_later(custom, name, [pending_status(PINNED, DIGEST), synced_status(PINNED, DIGEST)])
+    thread = write_after_change(custom, name, [lambda: pending_status(PINNED, DIGEST), lambda: synced_status(PINNED, DIGEST)])
     result = source(k8s_env, ansible, name=name, image=PINNED, wait=True, wait_timeout=120).result("t")
     thread.join()
     assert result.get("failed") is not True, result
@@ -374,8 +395,8 @@ def test_wait_fails_at_once_on_stalled(ansible, k8s_env, custom):
 def test_wait_fails_on_a_pull_error_reported_after_the_change(ansible, k8s_env, custom):
     name = unique("root")
     source(k8s_env, ansible, name=name, image=IMAGE + ":v1")
-    thread = write_later(custom, name, [error_pull_status(PINNED)], delay=1.5)
-    result = source(k8s_env, ansible, name=name, image=PINNED, wait=True, wait_timeout=300).result("t")
+    thread = write_after_change(custom, name, [lambda: error_pull_status(PINNED)], delay=1.5)
+    result = source(k8s_env, ansible, name=name, image=PINNED, wait=True, wait_timeout=90).result("t")
     thread.join()
     assert result["failed"] is True
     assert "ERROR" in result["msg"] and "KNV2004" in result["msg"] and "failed to pull image" in result["msg"]

@@ -223,5 +223,5 @@ def test_unreachable_cluster_is_named(ansible):
     server = "https://127.0.0.1:%d" % free_port()
     run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"host": server, "api_key": "tok-" + uuid.uuid4().hex,
                                                                            "validate_certs": False}}])
-    result = run.result("s")
-    assert result["failed"] is True and server in result["msg"]
+    record = [r for r in run.records if r["task"] == "s"][0]
+    assert record["status"] == "failed" and server in record["result"]["msg"]
