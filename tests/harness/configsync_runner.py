@@ -79,13 +79,19 @@ def configsync_source_dir():
     raise ConfigSyncRunnerError("no Config Sync v{0} source tree: set CONFIGSYNC_SOURCE (see docs/harness.md)".format(version))
 
 
+def harness_binaries_dir():
+    """Where the harness's own builds go: $CONFIGSYNC_E2E_BINARIES (a cold-start measurement points it at an empty
+    folder) or <cache>/e2e."""
+    return pathlib.Path(os.environ.get("CONFIGSYNC_E2E_BINARIES") or CACHE / "e2e")
+
+
 def configsync_binary(name):
     """Path of a Config Sync command. oci-sync and nomos come from scripts/build-tools unchanged; reconciler,
     reconciler-manager and resource-group are built here from the same source (see METRICS_OFF_LDFLAG), once per
     version into <cache>/e2e/. With build-tools' GOCACHE warm that is mostly linking: seconds."""
     if name not in HARNESS_BUILDS:
         return tools.tool(name)
-    target = CACHE / "e2e" / "{0}-{1}".format(name, configsync_version()) / name
+    target = harness_binaries_dir() / "{0}-{1}".format(name, configsync_version()) / name
     if target.is_file():
         return target
     tools.tool("oci-sync")  # makes sure build-tools has fetched the source and warmed the Go build cache
@@ -317,7 +323,7 @@ class ConfigSyncReconciler:
             if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
                 return str(local) + value[len(mount_path.rstrip("/")):]
             if "=" in value:
-                flag, _, rest = value.partition("=")
+                flag, dummy, rest = value.partition("=")
                 if rest == mount_path or rest.startswith(mount_path.rstrip("/") + "/"):
                     return flag + "=" + str(local) + rest[len(mount_path.rstrip("/")):]
         return value
@@ -374,7 +380,7 @@ def aggregate_cluster_roles(api, passes=5):
     not run: without it ``edit`` grants nothing and a RepoSync reconciler bound to it cannot list a ConfigMap.
     Repeated until nothing changes, because ``admin`` aggregates ``edit``.
     """
-    for _ in range(passes):
+    for dummy in range(passes):
         roles = api.get("/apis/rbac.authorization.k8s.io/v1/clusterroles")["items"]
         changed = False
         for role in roles:

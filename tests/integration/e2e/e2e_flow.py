@@ -95,8 +95,8 @@ class Flow:
         return run.result("status")
 
     def delete(self, name, kind="RootSync", namespace=CONFIG_SYNC_NAMESPACE):
-        run = self.run([{"name": "delete", "configsync.oci.config_sync_source": {"kind": kind, "name": name, "namespace": namespace,
-                                                                                  "state": "absent"}}])
+        args = {"kind": kind, "name": name, "namespace": namespace, "state": "absent"}
+        run = self.run([{"name": "delete", "configsync.oci.config_sync_source": args}])
         assert not run.failed, run.output
 
     # --- the API server, read directly ---
@@ -124,4 +124,3 @@ def poll(condition, timeout=120, interval=1.0):
         time.sleep(interval)
         value = condition()
     return value
-

@@ -12,13 +12,20 @@ pytestmark = pytest.mark.slow
 NAMESPACE = "team-a"
 
 
-def test_repo_sync_with_its_role_binding_syncs_a_config_map(flow, nomos):
+def current_in_nomos(nomos, resource):
+    """A nomos status run that lists ``resource`` as Current, else None."""
+    report = nomos()
+    return report if any(resource in line and "Current" in line for line in report.output.splitlines()) else None
+
+
+def test_repo_sync_with_its_role_binding_syncs_a_config_map(flow, nomos, e2e_timings):
     flow.create_namespace(NAMESPACE)
     src = flow.manifests("team-a", {"settings.yaml": config_map_manifest("settings", NAMESPACE, {"color": "blue"})})
     image = flow.image("e2e/team-a")
 
-    pushed, source, _ = flow.push_and_sync("repo-sync", image, src, kind="RepoSync", namespace=NAMESPACE)
+    pushed, source, seconds = flow.push_and_sync("repo-sync", image, src, kind="RepoSync", namespace=NAMESPACE)
 
+    e2e_timings["push_to_synced_first_sync_reposync_seconds"] = round(seconds, 3)
     commit = pushed["digest"].split(":", 1)[1]
     assert source["reconciler"] == "ns-reconciler-" + NAMESPACE
     binding = source["role_binding"]
@@ -30,7 +37,7 @@ def test_repo_sync_with_its_role_binding_syncs_a_config_map(flow, nomos):
     assert config_map is not None and config_map["data"] == {"color": "blue"}
     assert config_map["metadata"]["annotations"]["configmanagement.gke.io/token"] == commit
 
-    report = poll(lambda: (lambda out: out if "configmap/settings" in out.output and "Current" in out.output else None)(nomos()))
+    report = poll(lambda: current_in_nomos(nomos, "configmap/settings"))
     assert report, nomos()
     assert any(NAMESPACE + ":repo-sync" in line for line in report.output.splitlines()), report
     assert any("SYNCED" in line and commit in line for line in report.output.splitlines()), report

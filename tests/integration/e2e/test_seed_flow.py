@@ -33,8 +33,20 @@ def resource_status(entry, resource):
     return next((item.get("status") for item in (entry or {}).get("resources") or [] if item.get("resource") == resource), None)
 
 
+def current_status_of(flow, sync_name, resource):
+    """config_sync_status's report once it shows ``resource`` of ``sync_name`` Current, else None."""
+    status = flow.status(namespace=CONFIG_SYNC_NAMESPACE)
+    return status if resource_status(sync_entry(status, sync_name), resource) == "Current" else None
+
+
 def nomos_line_with(output, *words):
     return next((line for line in output.splitlines() if all(word in line for word in words)), None)
+
+
+def nomos_report_with(nomos, *words):
+    """A nomos status run whose output has a line with all ``words``, else None."""
+    report = nomos()
+    return report if nomos_line_with(report.output, *words) else None
 
 
 @pytest.mark.parametrize("fmt", ["image", "artifact"])
@@ -56,14 +68,13 @@ def test_push_then_root_sync_is_synced_at_the_pushed_digest(flow, nomos, e2e_tim
 
     # The real nomos status: SYNCED with the digest, and namespace/test Current (once the resource-group controller
     # has computed it).
-    report = poll(lambda: nomos_line_with(nomos().output, "namespace/test", "Current") and nomos())
+    report = poll(lambda: nomos_report_with(nomos, "namespace/test", "Current"))
     assert report, nomos()
     assert nomos_line_with(report.output, "SYNCED", commit), report
     assert nomos_line_with(report.output, "<root>:" + SEED_SYNC, image), report
 
     # config_sync_status agrees, including the managed resource.
-    status = poll(lambda: (lambda found: found if resource_status(sync_entry(found, SEED_SYNC), "namespace/test") == "Current" else None)(
-        flow.status(namespace=CONFIG_SYNC_NAMESPACE)))
+    status = poll(lambda: current_status_of(flow, SEED_SYNC, "namespace/test"))
     assert status, flow.status(namespace=CONFIG_SYNC_NAMESPACE)
     entry = sync_entry(status, SEED_SYNC)
     assert entry["status"] == "SYNCED"
@@ -75,7 +86,7 @@ def test_a_new_version_pushed_to_the_same_tag_is_picked_up(flow, e2e_timings):
     name = "update-sync"
     image = flow.image("e2e/update")
     v1 = flow.manifests("v1", {"ns.yaml": namespace_manifest("update-a")})
-    first, _, _ = flow.push_and_sync(name, image, v1)
+    first = flow.push_and_sync(name, image, v1)[0]
 
     v2 = flow.manifests("v2", {"ns.yaml": namespace_manifest("update-a"), "ns-b.yaml": namespace_manifest("update-b")})
     second, source, seconds = flow.push_and_sync(name, image, v2)
