@@ -324,11 +324,14 @@ class ArtifactRegistryApi(object):
     def __init__(self, api_client, timeout=300):
         self.client = api_client
         self.timeout = timeout
+        # Reads, the PATCH and the DELETE are idempotent: they ride out 429/5xx. The create is not (a retried create whose
+        # first attempt went through would answer 409), so it is sent once.
+        self.retry = gcp.transient_retry()
 
     def get(self, name):
         from google.api_core import exceptions
         try:
-            return _to_dict(self.client.get_repository(name=name, timeout=60))
+            return _to_dict(self.client.get_repository(name=name, retry=self.retry, timeout=60))
         except exceptions.NotFound:
             return None
 
@@ -342,16 +345,16 @@ class ArtifactRegistryApi(object):
         from google.protobuf import field_mask_pb2
         repository = _repository_message(wanted)
         mask = field_mask_pb2.FieldMask(paths=list(paths))
-        return _to_dict(self.client.update_repository(repository=repository, update_mask=mask, timeout=60))
+        return _to_dict(self.client.update_repository(repository=repository, update_mask=mask, retry=self.retry, timeout=60))
 
     def has_packages(self, name):
-        pager = self.client.list_packages(request={"parent": name, "page_size": 1}, timeout=60)
+        pager = self.client.list_packages(request={"parent": name, "page_size": 1}, retry=self.retry, timeout=60)
         for dummy_package in pager:
             return True
         return False
 
     def delete(self, name):
-        self.client.delete_repository(name=name, timeout=60).result(timeout=self.timeout)
+        self.client.delete_repository(name=name, retry=self.retry, timeout=60).result(timeout=self.timeout)
 
 
 def ensure_repository(params, api, check_mode):

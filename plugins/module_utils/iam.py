@@ -33,6 +33,8 @@ POLICY_VERSION = 3
 DEFAULT_ATTEMPTS = 15
 DEFAULT_BASE_DELAY = 0.2
 DEFAULT_MAX_DELAY = 8.0
+# Retries of 429/5xx answers for the discovery client (it backs off exponentially by itself).
+NUM_RETRIES = 4
 
 
 class IamRuleError(gcp.GcpOptionError):
@@ -217,7 +219,8 @@ class RepositoryPolicyStore(object):
         from google.protobuf import json_format
         try:
             policy = self.client.get_iam_policy(
-                request={"resource": self.resource, "options": {"requested_policy_version": POLICY_VERSION}}, timeout=60)
+                request={"resource": self.resource, "options": {"requested_policy_version": POLICY_VERSION}},
+                retry=gcp.transient_retry(), timeout=60)
         except gcp.api_errors() as exc:
             raise _api_error("getIamPolicy", self.resource, exc)
         return json_format.MessageToDict(policy)
@@ -227,7 +230,8 @@ class RepositoryPolicyStore(object):
         from google.protobuf import json_format
         message = json_format.ParseDict(policy, policy_pb2.Policy(), ignore_unknown_fields=True)
         try:
-            self.client.set_iam_policy(request={"resource": self.resource, "policy": message}, timeout=60)
+            # Safe to retry: the etag makes a repeated write fail with 409 rather than apply twice.
+            self.client.set_iam_policy(request={"resource": self.resource, "policy": message}, retry=gcp.transient_retry(), timeout=60)
         except gcp.api_errors() as exc:
             if gcp.http_status(exc) == 409:
                 raise PolicyConflict(gcp.describe_error(exc))
@@ -244,14 +248,15 @@ class ServiceAccountPolicyStore(object):
     def get(self):
         request = self.service_accounts.getIamPolicy(resource=self.resource, options_requestedPolicyVersion=POLICY_VERSION)
         try:
-            return request.execute(num_retries=2)
+            return request.execute(num_retries=NUM_RETRIES)
         except gcp.api_errors() as exc:
             raise _api_error("getIamPolicy", self.resource, exc)
 
     def set(self, policy):
         request = self.service_accounts.setIamPolicy(resource=self.resource, body={"policy": policy})
         try:
-            request.execute()
+            # googleapiclient retries 429/5xx itself; the etag makes a repeated write fail with 409 rather than apply twice.
+            request.execute(num_retries=NUM_RETRIES)
         except gcp.api_errors() as exc:
             if gcp.http_status(exc) == 409:
                 raise PolicyConflict(gcp.describe_error(exc))

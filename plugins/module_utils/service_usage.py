@@ -76,6 +76,8 @@ class ServiceUsageApi(object):
         self.base_url = base_url(params)
         self.timeout = timeout
         self.sleep = sleep
+        # get/enable/disable are idempotent: all of them ride out 429/5xx.
+        self.retry = gcp.transient_retry()
 
     def wait(self, operation):
         """Poll ``operation`` (its name) until done, with growing delays, for at most ``self.timeout`` seconds."""
@@ -83,9 +85,11 @@ class ServiceUsageApi(object):
         deadline, delay = time.monotonic() + self.timeout, POLL_FIRST_DELAY
         while True:
             response = self.session.get("%s/v1/%s" % (self.base_url, name), timeout=60)
-            if response.status_code != 200:
+            if response.status_code in gcp.TRANSIENT_STATUS:
+                response = None  # a transient answer while polling: just poll again
+            elif response.status_code != 200:
                 raise gcp.GcpError("polling operation %s failed: HTTP %d %s" % (name, response.status_code, response.text[:500]))
-            if operation_outcome(response.json()):
+            if response is not None and operation_outcome(response.json()):
                 return
             if time.monotonic() + delay > deadline:
                 raise gcp.GcpError("operation %s did not finish within %d seconds" % (name, self.timeout))
@@ -93,15 +97,15 @@ class ServiceUsageApi(object):
             delay = min(POLL_MAX_DELAY, delay * 2)
 
     def get(self, name):
-        return _to_dict(self.client.get_service(request={"name": name}, timeout=60))
+        return _to_dict(self.client.get_service(request={"name": name}, retry=self.retry, timeout=60))
 
     def enable(self, name):
-        self.wait(self.client.enable_service(request={"name": name}, timeout=60))
+        self.wait(self.client.enable_service(request={"name": name}, retry=self.retry, timeout=60))
 
     def disable(self, name, disable_dependent_services, check_if_service_has_usage):
         request = {"name": name, "disable_dependent_services": disable_dependent_services,
                    "check_if_service_has_usage": CHECK_IF_SERVICE_HAS_USAGE[check_if_service_has_usage]}
-        self.wait(self.client.disable_service(request=request, timeout=60))
+        self.wait(self.client.disable_service(request=request, retry=self.retry, timeout=60))
 
 
 def ensure_service(params, api, check_mode):

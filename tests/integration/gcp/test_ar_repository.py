@@ -183,3 +183,22 @@ def test_remote_and_virtual_repositories(ansible, gcp):
     assert second.result("remote")["changed"] is False, second
     assert second.result("virtual")["changed"] is False, second
     assert gcp.writes() == []
+
+
+def test_transient_errors_on_reads_and_updates_are_retried(ansible, gcp):
+    ansible(tasks=[repo_task(description="one")], env=gcp.env())
+    gcp.clear_log()
+    gcp.inject("artifactregistry.repositories.get", code=503, count=2)
+    gcp.inject("artifactregistry.repositories.patch", code=500, count=1)
+    run = ansible(tasks=[repo_task(description="two")], env=gcp.env())
+    assert run.result("repo")["changed"] is True, run
+    assert [r["status"] for r in gcp.requests("artifactregistry.repositories.get")] == [503, 503, 200]
+    assert [r["status"] for r in gcp.requests("artifactregistry.repositories.patch")] == [500, 200]
+
+
+def test_a_failed_create_is_reported_with_googles_message(ansible, gcp):
+    gcp.inject("artifactregistry.repositories.create", code=403, message="Permission 'artifactregistry.repositories.create' denied")
+    run = ansible(tasks=[repo_task()], env=gcp.env())
+    message = failure_message(run)
+    assert "403" in message and "artifactregistry.repositories.create" in message
+    assert len(gcp.requests("artifactregistry.repositories.create")) == 1

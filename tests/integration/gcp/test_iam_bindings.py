@@ -246,3 +246,16 @@ def test_filters_in_a_real_play(ansible, gcp):
                      "member": "serviceAccount:fleet-host.svc.id.goog[config-management-system/ns-reconciler-team-a]"}
     message = failure_message(run, "too long")
     assert "configsync.oci.reconciler_name" in message and "maximum length of RootSync name is 38" in message
+
+
+def test_transient_errors_on_both_policy_apis_are_retried(ansible, gcp, repository):
+    gcp.seed_service_account("config-sync@%s.iam.gserviceaccount.com" % gcp.project)
+    gcp.inject("*.getIamPolicy", code=503, count=2)
+    gcp.inject("*.setIamPolicy", code=429, count=2)
+    tasks = [repo_binding(members=["user:alice@example.com"]),
+             sa_binding(gcp, task="sa", members=["user:alice@example.com"])]
+    run = ansible(tasks=tasks, env=gcp.env())
+    assert run.failed == [], run
+    assert run.result("bind")["changed"] and run.result("sa")["changed"]
+    statuses = [r["status"] for r in gcp.requests() if r["apiMethod"].endswith("IamPolicy")]
+    assert statuses.count(503) == 2 and statuses.count(429) == 2

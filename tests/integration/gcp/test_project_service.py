@@ -64,11 +64,22 @@ def test_disable(ansible, gcp):
     assert gcp.writes() == []
 
 
-def test_transient_unavailable_on_enable_is_reported_not_hidden(ansible, gcp):
-    gcp.inject("serviceusage.services.enable", code=503, count=10)
+def test_transient_errors_are_retried(ansible, gcp):
+    gcp.inject("serviceusage.services.get", code=503, count=1)
+    gcp.inject("serviceusage.services.enable", code=429, count=2)
+    gcp.inject("serviceusage.operations.get", code=503, count=1)
     run = ansible(tasks=[service_task()], env=gcp.env())
+    assert run.result("svc")["changed"] is True, run
+    enables = gcp.requests("serviceusage.services.enable")
+    assert [r["status"] for r in enables] == [429, 429, 200]
+    assert gcp.requests("serviceusage.services.get")[0]["status"] == 503
+
+
+def test_a_refused_enable_is_reported_with_googles_message(ansible, gcp):
+    gcp.inject("serviceusage.services.enable", code=403, message="Permission denied to enable service [container.googleapis.com]")
+    run = ansible(tasks=[service_task()], env=gcp.env(), verbosity=3)
     message = failure_message(run)
-    assert "503" in message
+    assert "403" in message and "Permission denied to enable service" in message
     assert gcp.access_token not in run.output
 
 
