@@ -103,7 +103,8 @@ options:
     type: int
   compression_level:
     description:
-      - gzip level 1 (fastest) to 9 (smallest). Changing it changes the digest.
+      - gzip level 1 (fastest) to 9 (smallest), or 0 to store without compressing (for content that does not
+        compress, such as already compressed files). Changing it changes the digest.
     type: int
     default: 6
   mount_from:

@@ -104,8 +104,8 @@ def _check_options(params):
         for key, value in params[option].items():
             if not isinstance(value, str):
                 raise OptionError("%s: the value of %r must be a string, got %r" % (option, key, value))
-    if not 1 <= params["compression_level"] <= 9:
-        raise OptionError("compression_level must be 1 to 9, got %d" % params["compression_level"])
+    if not 0 <= params["compression_level"] <= 9:
+        raise OptionError("compression_level must be 0 to 9, got %d" % params["compression_level"])
     if params["chunk_size"] < 1024:
         raise OptionError("chunk_size must be at least 1024 bytes, got %d" % params["chunk_size"])
     if params["retries"] < 0:

@@ -251,3 +251,14 @@ def test_symlinks_given_directly_as_src_are_followed_without_base(tmp_path):
     os.symlink("releases/v3.yaml", str(tmp_path / "current.yaml"))
     entries = layout.collect_entries([str(tmp_path / "current"), str(tmp_path / "current.yaml")])
     assert [(e.name, e.kind) for e in entries] == [("current.yaml", "file"), ("ns.yaml", "file")]
+
+
+def test_compression_level_zero_stores_and_stays_a_valid_gzip(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.yaml").write_text("a: 1\n" * 1000)
+    stored = build(tree, tmp_path, "s.tgz", compression_level=0)
+    packed = build(tree, tmp_path, "p.tgz")
+    assert stored.diff_id == packed.diff_id and stored.layer.size > packed.layer.size
+    with tarfile.open(str(tmp_path / "s.tgz")) as tar:
+        assert tar.extractfile("a.yaml").read() == b"a: 1\n" * 1000
