@@ -21,10 +21,12 @@ template, and the ``reconciler-manager`` Deployment whose image tag carries the 
 Logs: ``<workdir>/logs/{reconciler-manager,resource-group}.log`` and
 ``<workdir>/pods/<reconciler>/logs/{oci-sync,reconciler}.log``. ``nomos_status()`` runs the real ``nomos status``.
 """
+import ctypes
 import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -52,6 +54,7 @@ CONTAINER_BINARIES = {"oci-sync": "oci-sync", "reconciler": "reconciler"}
 # neither the reconciler nor the reconciler-manager exposes a flag for it: two would fight over the port and break the
 # loopback-only rule. Switched off at link time in the harness's builds of those two.
 METRICS_OFF_LDFLAG = "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
+PR_SET_PDEATHSIG = 1
 HARNESS_BUILDS = {"reconciler": True, "reconciler-manager": True, "resource-group": False}  # name -> metrics off at link
 
 
@@ -204,8 +207,15 @@ class EnvServerProcess(ServerProcess):
             log.write("--- {0} start #{1}: {2}\n".format(time.strftime("%H:%M:%S"), self.restarts, " ".join(self.argv)).encode())
             log.flush()
             self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                            cwd=str(self.cwd) if self.cwd else None, start_new_session=True)
+                                            cwd=str(self.cwd) if self.cwd else None, start_new_session=True,
+                                            preexec_fn=_terminate_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
         return self
+
+
+def _terminate_with_parent():
+    """In the child before exec: SIGTERM when the thread that started it dies, so a crashed test run leaves no
+    Config Sync processes behind (the supervising threads live until stop())."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def base_env(home):
