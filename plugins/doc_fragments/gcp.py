@@ -63,7 +63,8 @@ options:
         Private Service Connect endpoint or a local emulator (V(http://127.0.0.1:8080) is allowed for loopback only
         when the scheme is given).
       - Falls back to E(GCP_<API>_ENDPOINT) for the API the module calls (E(GCP_ARTIFACTREGISTRY_ENDPOINT),
-        E(GCP_IAM_ENDPOINT), E(GCP_SERVICEUSAGE_ENDPOINT)), then to E(GCP_API_ENDPOINT).
+        E(GCP_IAM_ENDPOINT), E(GCP_SERVICEUSAGE_ENDPOINT), and E(GCP_IAMCREDENTIALS_ENDPOINT) for
+        O(impersonate_service_account)), then to E(GCP_API_ENDPOINT).
     type: str
 attributes:
   action_group:
