@@ -174,7 +174,6 @@ _SHA256_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _VERSION = re.compile(r"^v?(?P<major>[0-9]+)\.(?P<minor>[0-9]+)\.(?P<patch>[0-9]+)")
 
 
-
 def validate_gcp_service_account_email_for(kind, email):
     """spec.oci.gcpServiceAccountEmail as the reconciler-manager checks it for auth gcpserviceaccount."""
     if not email:

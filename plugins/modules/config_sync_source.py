@@ -19,7 +19,7 @@ description:
   - Optionally waits until Config Sync reports C(SYNCED) at the image's digest, judged by the rules of
     C(nomos status), following the object through a watch.
 author:
-  - configsync.oci contributors
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.k8s
   - configsync.oci.attributes
@@ -127,13 +127,13 @@ options:
   fleet_host_project:
     description:
       - The fleet host project (the project ID with GKE Workload Identity). When set, RV(workload_identity_member) is
-        returned: the IAM member to grant C(roles/artifactregistry.reader) (or C(roles/iam.workloadIdentityUser) on
+        returned, the IAM member to grant C(roles/artifactregistry.reader) (or C(roles/iam.workloadIdentityUser) on
         the Google service account).
     type: str
   wait:
     description:
-      - Wait until Config Sync reports C(SYNCED) for the current generation, at the expected commit: the digest of
-        a pinned O(image), or O(expected_digest). Fails at once on C(STALLED) or C(ERROR), with Config Sync's messages.
+      - Wait until Config Sync reports C(SYNCED) for the current generation, at the expected commit (the digest of
+        a pinned O(image), or O(expected_digest)). Fails at once on C(STALLED) or C(ERROR), with Config Sync's messages.
     type: bool
     default: false
   wait_timeout:
@@ -387,7 +387,7 @@ def main():
         source_format=dict(type="str", choices=["hierarchy", "unstructured"]),
         auth=dict(type="str", choices=["auto", "k8sserviceaccount", "gcpserviceaccount", "gcenode", "none"], default="auto"),
         gcp_service_account_email=dict(type="str"),
-        ca_cert_secret=dict(type="str"),
+        ca_cert_secret=dict(type="str", no_log=False),  # the name of a Secret, not a secret
         override=dict(type="dict"),
         role_refs=dict(type="list", elements="dict", options=dict(
             kind=dict(type="str", choices=["ClusterRole", "Role"], default="ClusterRole"),

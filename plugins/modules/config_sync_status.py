@@ -16,7 +16,7 @@ description:
     ResourceGroup of the same name and namespace.
   - One cluster per host, so a play over many clusters (one inventory host each) gathers the fleet's state.
 author:
-  - configsync.oci contributors
+  - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.k8s
   - configsync.oci.attributes

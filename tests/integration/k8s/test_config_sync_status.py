@@ -72,13 +72,10 @@ def error_pull_status(image):
     """oci-sync could not pull: a KNV2004 source error, Syncing=False referring to status.source.errors, no commit."""
     stamp = now()
     summary = {"totalCount": 1, "errorCountAfterTruncation": 1}
-    return {"source": dict(_oci(image), lastUpdate=stamp, errorSummary=summary,
-                           errors=[{"code": "2004", "errorMessage": KNV2004 % image}]),
-            "conditions": [
-                _false("Reconciling", stamp), _false("Stalled", stamp),
-                {"type": "Syncing", "status": "False", "reason": "Source", "message": "Source", "errorSourceRefs": ["status.source.errors"],
-                 "errorSummary": summary, "lastUpdateTime": stamp, "lastTransitionTime": stamp},
-            ]}
+    syncing = {"type": "Syncing", "status": "False", "reason": "Source", "message": "Source", "errorSourceRefs": ["status.source.errors"],
+               "errorSummary": summary, "lastUpdateTime": stamp, "lastTransitionTime": stamp}
+    source = dict(_oci(image), lastUpdate=stamp, errorSummary=summary, errors=[{"code": "2004", "errorMessage": KNV2004 % image}])
+    return {"source": source, "conditions": [_false("Reconciling", stamp), _false("Stalled", stamp), syncing]}
 
 
 def write_status(custom, kind, namespace, name, status):
@@ -221,7 +218,7 @@ def test_one_host_per_cluster_in_a_play(ansible, k8s_env, control_plane):
 def test_unreachable_cluster_is_named(ansible):
     from harness.controlplane import free_port
     server = "https://127.0.0.1:%d" % free_port()
-    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"host": server, "api_key": "tok-" + uuid.uuid4().hex,
-                                                                           "validate_certs": False}}])
+    params = {"host": server, "api_key": "tok-" + uuid.uuid4().hex, "validate_certs": False}
+    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": params}])
     record = [r for r in run.records if r["task"] == "s"][0]
     assert record["status"] == "failed" and server in record["result"]["msg"]
