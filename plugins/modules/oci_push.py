@@ -122,7 +122,8 @@ options:
     default: 16777216
 notes:
   - Memory does not grow with the bundle; files are streamed into a temporary layer file (in the module's
-    temporary directory) while both digests are computed, and uploads stream from that file.
+    temporary directory) while both digests are computed, and uploads stream from that file. gzip compresses
+    1 MiB blocks on up to 4 threads; the output does not depend on the number of threads.
   - The digest depends on the zlib build that compresses the layer (for example zlib versus zlib-ng); the
     uncompressed C(diff_id) does not. Compare pushes by the digest the registry holds, not by recomputing it elsewhere.
   - The registry client is a small distribution-spec client on C(requests) rather than C(oras) (oras-py reads

@@ -10,14 +10,17 @@ a temporary file in one pass, so memory does not grow with the bundle.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import collections
 import fnmatch
-import gzip
 import hashlib
 import json
 import os
 import posixpath
 import stat
+import struct
 import tarfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -34,6 +37,12 @@ TITLE_ANNOTATION = "org.opencontainers.image.title"
 EMPTY_JSON = b"{}"
 DEFAULT_EXCLUDE = (".git",)
 _COPY_BUFFER = 1024 * 1024
+# The gzip stream is deflated in blocks of this many input bytes, each primed with the 32 KiB before it (as pigz
+# does), so blocks compress on all cores while the output depends only on the input and the level.
+GZIP_BLOCK = 1024 * 1024
+_DEFLATE_WINDOW = 32 * 1024
+# gzip header: magic, deflate, no flags (no name, no comment), mtime 0, no extra flags, OS "unknown".
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
 class PackagingError(ValueError):
@@ -255,14 +264,65 @@ class _SizedReader(object):
         return data
 
 
-def write_layer(entries, out_stream, mtime=0, compression_level=6):
+def _deflate_block(block, dictionary, level, last):
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else []))
+    # A sync flush ends the block on a byte boundary so the next block's output can follow it directly.
+    return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+class _BlockGzipWriter(object):
+    """A write-only gzip stream made of independently deflated blocks (see GZIP_BLOCK): one valid gzip member.
+
+    At most ``2 * workers`` blocks are in flight, so memory stays a few MiB whatever the size of the stream.
+    """
+
+    def __init__(self, target, level, workers=None):
+        self.target = target
+        self.level = level
+        self.workers = workers or min(4, os.cpu_count() or 1)
+        self.executor = ThreadPoolExecutor(self.workers)
+        self.in_flight = collections.deque()
+        self.pending = bytearray()
+        self.window = b""
+        self.crc = 0
+        self.size = 0
+        target.write(_GZIP_HEADER)
+
+    def write(self, data):
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        self.pending += data
+        while len(self.pending) >= GZIP_BLOCK:
+            block = bytes(self.pending[:GZIP_BLOCK])
+            del self.pending[:GZIP_BLOCK]
+            self._submit(block, last=False)
+        return len(data)
+
+    def _submit(self, block, last):
+        dictionary, self.window = self.window, (self.window + block)[-_DEFLATE_WINDOW:]
+        self.in_flight.append(self.executor.submit(_deflate_block, block, dictionary, self.level, last))
+        while len(self.in_flight) > 2 * self.workers:
+            self.target.write(self.in_flight.popleft().result())
+
+    def close(self):
+        self._submit(bytes(self.pending), last=True)
+        self.pending = bytearray()
+        while self.in_flight:
+            self.target.write(self.in_flight.popleft().result())
+        self.target.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.size & 0xFFFFFFFF))
+        self.executor.shutdown()
+
+    def abort(self):
+        self.executor.shutdown(wait=True)
+
+
+def write_layer(entries, out_stream, mtime=0, compression_level=6, workers=None):
     """Stream the tar+gzip of ``entries`` into ``out_stream``; return (diff_id, digest, compressed size, tar size)."""
     compressed = _HashingWriter(out_stream)
-    # filename='' and mtime=0 keep the gzip header free of names and times.
-    gzip_stream = gzip.GzipFile(filename="", mode="wb", compresslevel=compression_level, fileobj=compressed, mtime=0)
+    gzip_stream = _BlockGzipWriter(compressed, compression_level, workers)
     uncompressed = _HashingWriter(gzip_stream)
     # Mode "w" writes headers and file blocks straight through (the stream mode "w|" re-buffers every write by
-    # concatenating bytes, which costs more than the compression for thousands of small files); same bytes out.
+    # concatenating bytes, which costs more than the compression for thousands of small files).
     tar = tarfile.TarFile(fileobj=uncompressed, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_COPY_BUFFER)
     try:
         for entry in entries:
@@ -274,9 +334,11 @@ def write_layer(entries, out_stream, mtime=0, compression_level=6):
                     tar.addfile(info, _SizedReader(stream, size, entry.local_path))
             else:
                 tar.addfile(info)
-    finally:
         tar.close()
         gzip_stream.close()
+    except BaseException:
+        gzip_stream.abort()
+        raise
     out_stream.flush()
     return uncompressed.digest, compressed.digest, compressed.size, uncompressed.size
 

@@ -262,3 +262,26 @@ def test_compression_level_zero_stores_and_stays_a_valid_gzip(tmp_path):
     assert stored.diff_id == packed.diff_id and stored.layer.size > packed.layer.size
     with tarfile.open(str(tmp_path / "s.tgz")) as tar:
         assert tar.extractfile("a.yaml").read() == b"a: 1\n" * 1000
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_block_gzip_is_one_member_and_independent_of_worker_count(tmp_path, level):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    with open(str(tree / "text.yaml"), "w") as stream:
+        for number in range(60000):
+            stream.write("- name: item-%d\n  value: %d\n" % (number, number * 7))
+    with open(str(tree / "random.bin"), "wb") as stream:
+        stream.write(os.urandom(layout.GZIP_BLOCK + 12345))
+    entries = layout.collect_entries([str(tree)])
+    outputs = []
+    for workers in (1, 3):
+        out = io.BytesIO()
+        outputs.append((layout.write_layer(entries, out, compression_level=level, workers=workers), out.getvalue()))
+    assert outputs[0] == outputs[1]
+    (diff_id, digest, size, tar_size), data = outputs[0]
+    plain = gzip.decompress(data)
+    assert len(plain) == tar_size and diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    assert tar_size > 2 * layout.GZIP_BLOCK  # several blocks, so the joins are exercised
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.extractfile("random.bin").read() == (tree / "random.bin").read_bytes()
