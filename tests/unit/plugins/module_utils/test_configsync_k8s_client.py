@@ -1,0 +1,129 @@
+"""The pure parts of k8s.py: connection settings from kubernetes.core-style options, and the no-op decision."""
+import pytest
+
+from ansible_collections.configsync.oci.plugins.module_utils.k8s import (
+    KubernetesConfigError, apply_changes, collection_path, comparable, object_path, settings_from_params,
+)
+
+NO_OPTIONS = {"kubeconfig": None, "context": None, "host": None, "api_key": None, "ca_cert": None, "client_cert": None,
+              "client_key": None, "validate_certs": None}
+
+
+def params(**values):
+    return dict(NO_OPTIONS, **values)
+
+
+def kubeconfig(server="https://127.0.0.1:6443", token="kc-token"):
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "a", "cluster": {"server": server, "insecure-skip-tls-verify": True}},
+                     {"name": "b", "cluster": {"server": "https://10.0.0.2:443"}}],
+        "users": [{"name": "a", "user": {"token": token}}],
+        "contexts": [{"name": "a", "context": {"cluster": "a", "user": "a"}}, {"name": "b", "context": {"cluster": "b", "user": "a"}}],
+    }
+
+
+def test_host_and_api_key_need_no_kubeconfig(monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent")
+    settings = settings_from_params(params(host="https://203.0.113.10:443/", api_key="abc", ca_cert="/tmp/ca.crt"))
+    assert settings.host == "https://203.0.113.10:443"
+    assert settings.authorization() == "Bearer abc"
+    assert settings.ca_cert == "/tmp/ca.crt"
+    assert settings.verify is True
+
+
+def test_bearer_prefix_is_not_doubled():
+    assert settings_from_params(params(host="https://h:6443", api_key="Bearer abc")).authorization() == "Bearer abc"
+
+
+def test_kubeconfig_dict_and_context():
+    settings = settings_from_params(params(kubeconfig=kubeconfig()))
+    assert settings.host == "https://127.0.0.1:6443"
+    assert settings.verify is False
+    assert settings.authorization() == "Bearer kc-token"
+    assert settings_from_params(params(kubeconfig=kubeconfig(), context="b")).host == "https://10.0.0.2:443"
+
+
+def test_options_override_the_kubeconfig():
+    settings = settings_from_params(params(kubeconfig=kubeconfig(), host="https://other:6443", api_key="opt", validate_certs=True))
+    assert settings.host == "https://other:6443"
+    assert settings.authorization() == "Bearer opt"
+    assert settings.verify is True
+
+
+def test_kubeconfig_file(tmp_path):
+    import yaml
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(kubeconfig(server="https://192.0.2.1:6443")))
+    assert settings_from_params(params(kubeconfig=str(path))).host == "https://192.0.2.1:6443"
+
+
+def test_missing_kubeconfig_is_named(monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubernetesConfigError, match="kubeconfig /nonexistent/config does not exist"):
+        settings_from_params(params(kubeconfig="/nonexistent/config"))
+
+
+def test_unknown_context_is_a_config_error():
+    with pytest.raises(KubernetesConfigError, match="context nope"):
+        settings_from_params(params(kubeconfig=kubeconfig(), context="nope"))
+
+
+def test_secret_not_in_config_errors():
+    with pytest.raises(KubernetesConfigError) as error:
+        settings_from_params(params(host="ftp://h", api_key="very-secret"))
+    assert "very-secret" not in str(error.value)
+
+
+def test_rest_paths():
+    assert object_path("configsync.gke.io/v1beta1", "rootsyncs", "config-management-system", "root-sync") == \
+        "/apis/configsync.gke.io/v1beta1/namespaces/config-management-system/rootsyncs/root-sync"
+    assert collection_path("v1", "namespaces") == "/api/v1/namespaces"
+    assert collection_path("kpt.dev/v1alpha1", "resourcegroups") == "/apis/kpt.dev/v1alpha1/resourcegroups"
+
+
+LIVE = {
+    "apiVersion": "configsync.gke.io/v1beta1", "kind": "RootSync",
+    "metadata": {"name": "root-sync", "namespace": "config-management-system", "resourceVersion": "10", "generation": 1,
+                 "uid": "u", "creationTimestamp": "2026-11-27T10:00:00Z",
+                 "managedFields": [{"manager": "configsync.oci", "operation": "Apply", "time": "2026-11-27T10:00:00Z",
+                                    "fieldsV1": {"f:spec": {"f:oci": {"f:image": {}}}}}]},
+    "spec": {"sourceType": "oci", "oci": {"image": "r/p:v1", "auth": "none"}},
+    "status": {"observedGeneration": 1},
+}
+
+
+def with_changes(obj, spec=None, fields=None, resource_version=None):
+    import copy
+    changed = copy.deepcopy(obj)
+    if spec:
+        changed["spec"]["oci"].update(spec)
+    if fields:
+        changed["metadata"]["managedFields"][0]["fieldsV1"] = fields
+    if resource_version:
+        changed["metadata"]["resourceVersion"] = resource_version
+    return changed
+
+
+def test_same_content_and_ownership_is_no_change():
+    assert apply_changes(LIVE, with_changes(LIVE)) is False
+
+
+def test_changed_field_is_a_change():
+    assert apply_changes(LIVE, with_changes(LIVE, spec={"image": "r/p:v2"})) is True
+
+
+def test_dropped_ownership_is_a_change():
+    # Removing an option from the playbook releases the field: content may look the same, ownership does not.
+    assert apply_changes(LIVE, with_changes(LIVE, fields={"f:spec": {}})) is True
+
+
+def test_new_object_is_a_change():
+    assert apply_changes(None, LIVE) is True
+
+
+def test_comparable_drops_bookkeeping_and_status():
+    shown = comparable(LIVE)
+    assert "status" not in shown
+    assert set(shown["metadata"]) == {"name", "namespace"}
+    assert comparable(None) is None
