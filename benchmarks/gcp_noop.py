@@ -155,7 +155,7 @@ def import_time_top(count=10, max_depth=3):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--json", help="also write the numbers to this file")
