@@ -276,9 +276,15 @@ def repository_resource(project, location, repository):
     return "projects/%s/locations/%s/repositories/%s" % (project, location, repository)
 
 
+_USER_MANAGED_SA = re.compile(r"^[^@]+@(?P<project>[a-z][a-z0-9-]*)\.iam\.gserviceaccount\.com$")
+
+
 def service_account_resource(project, email):
-    # "-" lets IAM find the account's project from its email.
-    return "projects/%s/serviceAccounts/%s" % (project or "-", email)
+    """The account's resource name. A user-managed account's project is in its email, and IAM answers 404 for any other
+    project, so a play-wide ``project`` (e.g. the repository's) must not override it; other accounts (the Compute Engine
+    default, a unique ID) use ``project``, else ``-`` for IAM to find it."""
+    match = _USER_MANAGED_SA.match(email)
+    return "projects/%s/serviceAccounts/%s" % (match.group("project") if match else (project or "-"), email)
 
 
 def iam_service(params):

@@ -25,7 +25,8 @@ options:
   service_account:
     description:
       - The Google service account whose policy changes, by email (C(NAME@PROJECT.iam.gserviceaccount.com)) or unique ID.
-      - Its project is O(project) when set, else IAM finds it from the email.
+      - The account's project is taken from its email (C(NAME@PROJECT.iam.gserviceaccount.com)), whatever O(project) says;
+        for other accounts (the Compute Engine default account, a unique ID) it is O(project) when set, else IAM finds it.
     type: str
     required: true
   role:

@@ -170,3 +170,12 @@ def test_a_rejected_token_fails_the_discovery_client_without_showing_it(ansible,
     message = failure_message(run, "sa")
     assert "401" in message and "access_token" in message
     assert_no_secret(run, bogus)
+
+
+def test_application_default_credentials(ansible, gcp, tmp_path):
+    key_file = gcp.service_account_file(tmp_path / "adc.json")
+    env = {"GCP_API_ENDPOINT": gcp.endpoint, "GCP_PROJECT": gcp.project, "GOOGLE_APPLICATION_CREDENTIALS": str(key_file)}
+    run = ansible(tasks=[{"name": "svc", "configsync.oci.project_service": {"service": "container.googleapis.com"}}],
+                  env=env, verbosity=3)
+    assert run.result("svc")["changed"] is True, run
+    assert_no_secret(run, *key_fragments(key_file))

@@ -259,3 +259,15 @@ def test_transient_errors_on_both_policy_apis_are_retried(ansible, gcp, reposito
     assert run.result("bind")["changed"] and run.result("sa")["changed"]
     statuses = [r["status"] for r in gcp.requests() if r["apiMethod"].endswith("IamPolicy")]
     assert statuses.count(503) == 2 and statuses.count(429) == 2
+
+
+def test_service_account_of_another_project_than_the_play(ansible, gcp):
+    # module_defaults often set project to the repository's project; the account's own project must win.
+    gcp.seed_project("identity-project", 123456789)
+    email = "config-sync@identity-project.iam.gserviceaccount.com"
+    gcp.seed_service_account(email)
+    task = {"name": "bind", SA_MODULE: {"service_account": email, "role": WI_USER, "members": ["user:alice@example.com"]}}
+    run = ansible(tasks=[task], env=gcp.env())
+    result = run.result("bind")
+    assert result["changed"] is True, run
+    assert result["resource"] == "projects/identity-project/serviceAccounts/" + email

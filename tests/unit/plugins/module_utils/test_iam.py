@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.configsync.oci.plugins.module_utils import gcp
 from ansible_collections.configsync.oci.plugins.module_utils.iam import (
     IamRuleError, PolicyConflict, backoff_delay, binding_members, edit_policy, ensure_binding, member_key,
-    read_modify_write, validate_member, validate_members, validate_role, validate_service_account,
+    read_modify_write, service_account_resource, validate_member, validate_members, validate_role, validate_service_account,
 )
 
 READER = "roles/artifactregistry.reader"
@@ -199,3 +199,12 @@ def test_ensure_binding_result_and_option_checks():
         ensure_binding({"role": READER, "members": ["user:a@example.com"], "state": "absent", "exclusive": True}, server, False)
     with pytest.raises(IamRuleError, match="members is empty"):
         ensure_binding({"role": READER, "members": [], "state": "present"}, server, False)
+
+
+@pytest.mark.parametrize("project, email, expected", [
+    ("repo-project", "config-sync@sa-project.iam.gserviceaccount.com", "projects/sa-project/serviceAccounts/config-sync@sa-project.iam.gserviceaccount.com"),
+    ("p", "123-compute@developer.gserviceaccount.com", "projects/p/serviceAccounts/123-compute@developer.gserviceaccount.com"),
+    (None, "123456789012345678901", "projects/-/serviceAccounts/123456789012345678901"),
+])
+def test_service_account_resource(project, email, expected):
+    assert service_account_resource(project, email) == expected
