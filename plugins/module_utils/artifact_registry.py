@@ -336,9 +336,14 @@ class ArtifactRegistryApi(object):
             return None
 
     def create(self, wanted):
+        """The created repository, or None when it already exists (created meanwhile by someone else)."""
         parent, dummy, repository_id = wanted["name"].rpartition("/repositories/")
         repository = _repository_message(wanted)
-        operation = self.client.create_repository(parent=parent, repository=repository, repository_id=repository_id, timeout=60)
+        from google.api_core import exceptions
+        try:
+            operation = self.client.create_repository(parent=parent, repository=repository, repository_id=repository_id, timeout=60)
+        except exceptions.AlreadyExists:
+            return None
         return _to_dict(operation.result(timeout=self.timeout))
 
     def update(self, wanted, paths):
@@ -364,8 +369,13 @@ def ensure_repository(params, api, check_mode):
     if params.get("state") == "absent":
         return _ensure_absent(params, api, check_mode, wanted, existing)
     if existing is None:
-        created = wanted if check_mode else api.create(wanted)
-        return _result(params, True, None, created)
+        if check_mode:
+            return _result(params, True, None, wanted)
+        created = api.create(wanted)
+        if created is not None:
+            return _result(params, True, None, created)
+        # Another writer (a parallel play for the next cluster) created it first: carry on as with an existing one.
+        existing = api.get(wanted["name"])
     conflicts = create_only_conflicts(existing, wanted)
     if conflicts:
         raise ArtifactRegistryRuleError("repository %s: %s" % (wanted["name"], "; ".join(conflicts)))

@@ -202,3 +202,15 @@ def test_a_failed_create_is_reported_with_googles_message(ansible, gcp):
     message = failure_message(run)
     assert "403" in message and "artifactregistry.repositories.create" in message
     assert len(gcp.requests("artifactregistry.repositories.create")) == 1
+
+
+def test_parallel_plays_creating_the_same_repository(ansible, gcp):
+    # Without run_once every cluster's host asks for the repository: exactly one creates it, the others find it.
+    hosts = ["cluster%02d" % i for i in range(6)]
+    gcp.inject("artifactregistry.repositories.get", latency=0.5)
+    run = ansible(tasks=[repo_task(description="shared")], hosts=hosts, forks=6, env=gcp.env())
+    gcp.clear_faults()
+    assert run.failed == [], run
+    creates = [r for r in gcp.requests("artifactregistry.repositories.create") if r["status"] == 200]
+    assert len(creates) == 1
+    assert sum(1 for r in run.results("repo") if r["changed"]) == 1
