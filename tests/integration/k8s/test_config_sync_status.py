@@ -222,3 +222,60 @@ def test_unreachable_cluster_is_named(ansible):
     run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": params}])
     record = [r for r in run.records if r["task"] == "s"][0]
     assert record["status"] == "failed" and server in record["result"]["msg"]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The same verdicts as the real `nomos status` (built from Config Sync's source at the pinned version)
+# ----------------------------------------------------------------------------------------------------------------------
+
+def nomos_statuses(kubeconfig):
+    """{(scope, name): (status, commit)} from `nomos status` run against the control plane."""
+    import os
+    import re
+    import subprocess
+    from harness import tools
+    try:
+        nomos = tools.tool("nomos")
+    except tools.ToolUnavailable as error:
+        pytest.skip("nomos unavailable: %s" % error)
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig))
+    output = subprocess.run([str(nomos), "status"], env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = [line.strip() for line in output.splitlines()]
+    found = {}
+    for index, line in enumerate(lines):
+        header = re.match(r"^(<root>|[a-z0-9-]+):([a-z0-9.-]+)\s", line)
+        if header and index + 1 < len(lines):
+            # "SYNCED @ <time>  <commit>" or "<STATUS>  <commit>" (tabwriter columns); the commit may be empty.
+            words = lines[index + 1].split()
+            commit = words[-1] if len(words) > 1 and re.match(r"^([0-9a-f]{7,}|N/A)$", words[-1]) else ""
+            found[(header.group(1), header.group(2))] = (words[0], commit)
+    return found, output
+
+
+def test_same_verdicts_as_nomos_status(ansible, k8s_env, custom, control_plane):
+    shapes = {
+        "n-synced": lambda: synced_status(PINNED, DIGEST),
+        "n-pending": lambda: pending_status(PINNED, DIGEST),
+        "n-stalled": stalled_status,
+        "n-error": lambda: error_pull_status(PINNED),
+        "n-fresh": None,
+    }
+    suffix = uuid.uuid4().hex[:4]
+    for prefix, shape in shapes.items():
+        name = "%s-%s" % (prefix, suffix)
+        create_sync(ansible, k8s_env, name)
+        write_resource_group(custom, CMS, name, [])
+        if shape:
+            write_status(custom, "RootSync", CMS, name, shape())
+    ours = {(s["scope"], s["name"]): s for s in status_of(ansible, k8s_env, kind="RootSync")["syncs"]}
+    theirs, output = nomos_statuses(control_plane.kubeconfig)
+    for prefix in shapes:
+        key = ("<root>", "%s-%s" % (prefix, suffix))
+        assert key in theirs, output
+        status, commit = theirs[key]
+        assert ours[key]["status"] == status, (key, ours[key], output)
+        # nomos prints N/A (or nothing) for no commit; it shortens legacy commits to 8 characters.
+        if commit in ("", "N/A"):
+            assert ours[key]["commit"] is None, (key, ours[key], output)
+        else:
+            assert ours[key]["commit"].startswith(commit), (key, ours[key], output)
