@@ -41,6 +41,7 @@ _COPY_BUFFER = 1024 * 1024
 # does), so blocks compress on all cores while the output depends only on the input and the level.
 GZIP_BLOCK = 1024 * 1024
 _DEFLATE_WINDOW = 32 * 1024
+_SAMPLE = 16 * 1024
 # gzip header: magic, deflate, no flags (no name, no comment), mtime 0, no extra flags, OS "unknown".
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
@@ -264,7 +265,22 @@ class _SizedReader(object):
         return data
 
 
+def _compresses(block):
+    """Whether deflate gains anything on this block, judged from four 16 KiB samples at level 1.
+
+    Already compressed or random content (a .tar.gz inside the bundle, images) would cost a full deflate for no
+    gain; such blocks are stored instead. The decision depends only on the block's bytes, so output stays deterministic.
+    """
+    if len(block) < 4 * _SAMPLE:
+        return True
+    step = len(block) // 4
+    samples = b"".join(block[i * step:i * step + _SAMPLE] for i in range(4))
+    return len(zlib.compress(samples, 1)) < 0.97 * len(samples)
+
+
 def _deflate_block(block, dictionary, level, last):
+    if level and not _compresses(block):
+        level = 0
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else []))
     # A sync flush ends the block on a byte boundary so the next block's output can follow it directly.
     return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)

@@ -285,3 +285,16 @@ def test_block_gzip_is_one_member_and_independent_of_worker_count(tmp_path, leve
     assert tar_size > 2 * layout.GZIP_BLOCK  # several blocks, so the joins are exercised
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert tar.extractfile("random.bin").read() == (tree / "random.bin").read_bytes()
+
+
+def test_incompressible_blocks_are_stored_and_text_still_compresses(tmp_path):
+    noise, text = tmp_path / "noise", tmp_path / "text"
+    noise.mkdir()
+    text.mkdir()
+    (noise / "blob.bin").write_bytes(os.urandom(3 * layout.GZIP_BLOCK))
+    (text / "cm.yaml").write_text("kind: ConfigMap\ndata:\n  key: value\n" * 100000)
+    for tree, bound in ((noise, 1.001), (text, 0.05)):
+        out = io.BytesIO()
+        dummy_diff_id, dummy_digest, size, tar_size = layout.write_layer(layout.collect_entries([str(tree)]), out)
+        assert size < tar_size * bound
+        assert gzip.decompress(out.getvalue())[512:512 + 16] == ((tree / "blob.bin").read_bytes()[:16] if tree == noise else b"kind: ConfigMap\n")
