@@ -156,23 +156,34 @@ def test_oras_pull_gets_the_bundle_of_an_artifact(ansible, registry, repository_
     assert tar_snapshot(pulled[0].read_bytes()) == tree_snapshot(tree)
 
 
-def test_oci_push_replaces_what_crane_append_pushed_then_is_idempotent(ansible, registry, repository_name, tmp_path):
-    """The seed's step 6a done by crane first; oci_push with different content takes the tag over, once."""
+def push_with_seed_tool(tool_name, ref, tree, workdir):
+    """The seed's step 6a (tar + crane append) or 6b (tar.gz + oras push)."""
+    if tool_name == "crane":
+        tarball = workdir / "test-namespace.tar"
+        run_tool(["tar", "-C", tree, "-cf", tarball, "test-namespace.yaml"])
+        run_tool([tool("crane"), "append", "--insecure", "-f", tarball, "-t", ref])
+    else:
+        tarball = workdir / "test-namespace.tar.gz"
+        run_tool(["tar", "-C", tree, "-czf", tarball, "test-namespace.yaml"])
+        run_tool([tool("oras"), "push", "--plain-http", ref, tarball.name], cwd=str(workdir))
+
+
+@pytest.mark.parametrize("seed_tool, fmt", [("crane", "image"), ("oras", "artifact")])
+def test_oci_push_replaces_what_the_seed_tool_pushed_then_is_idempotent(ansible, registry, repository_name, tmp_path, seed_tool, fmt):
+    """The seed's step 6a/6b done by hand first; oci_push with different content takes the tag over, once."""
     tree = seed_tree(tmp_path / "src")
-    tarball = tmp_path / "test-namespace.tar"
-    run_tool(["tar", "-C", tree, "-cf", tarball, "test-namespace.yaml"])
     ref = registry.ref(repository_name, "v1")
-    run_tool([tool("crane"), "append", "--insecure", "-f", tarball, "-t", ref])
-    crane_digest = registry.manifest_digest(repository_name, "v1")
+    push_with_seed_tool(seed_tool, ref, tree, tmp_path)
+    seed_tool_digest = registry.manifest_digest(repository_name, "v1")
 
     (tree / "test-namespace.yaml").write_text(SEED_NAMESPACE.replace("name: test", "name: test2"))
-    first = oci_push(ansible, ref, sources(tree), "image")
+    first = oci_push(ansible, ref, sources(tree), fmt)
     assert first["changed"] is True
-    assert first["digest"] != crane_digest
+    assert first["digest"] != seed_tool_digest
     assert registry.manifest_digest(repository_name, "v1") == first["digest"]
 
     registry.clear_log()
-    second = oci_push(ansible, ref, sources(tree), "image")
+    second = oci_push(ansible, ref, sources(tree), fmt)
     assert second["changed"] is False
     assert second["digest"] == first["digest"]
     assert not [r for r in registry.requests() if r.method in ("PUT", "POST", "PATCH", "DELETE")], registry.requests()
