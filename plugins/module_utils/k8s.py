@@ -13,8 +13,12 @@ Secrets (tokens, client keys) stay in the request headers and the TLS context: n
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import atexit
+import base64
 import json
 import os
+import shutil
+import tempfile
 import time
 
 from ansible.module_utils.basic import env_fallback
@@ -108,6 +112,86 @@ def _kubeconfig_paths(kubeconfig):
     return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
 
+# The kubeconfig entries read here directly; anything else (exec and auth-provider plugins, basic auth, several files to
+# merge) goes through the kubernetes library's loader. Importing and running that loader costs about half a second per
+# task, more than all the requests of a no-op.
+_SIMPLE_CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify",
+                        "tls-server-name", "proxy-url"}
+_SIMPLE_USER_KEYS = {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key", "client-key-data"}
+
+
+def _named(entries, name, field):
+    for entry in entries or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry.get(field)
+    return None
+
+
+def _private_dir():
+    """A directory only this process can read, removed at exit, for certificates and keys embedded in a kubeconfig
+    (urllib3 loads them from files)."""
+    if not _PRIVATE.get("dir"):
+        _PRIVATE["dir"] = tempfile.mkdtemp(prefix="configsync-k8s-")
+        atexit.register(shutil.rmtree, _PRIVATE["dir"], True)
+    return _PRIVATE["dir"]
+
+
+_PRIVATE = {}
+
+
+def _file_or_data(entry, key, base):
+    """Path of ``key`` (relative to the kubeconfig's folder) or of ``key-data`` written to a private file."""
+    if entry.get(key + "-data"):
+        path = os.path.join(_private_dir(), key)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(base64.b64decode(entry[key + "-data"]))
+        return path
+    if entry.get(key):
+        return os.path.join(base, os.path.expanduser(entry[key]))
+    return None
+
+
+def _read_kubeconfig_file(source):
+    """(config dict, folder for relative paths), or None when the kubernetes library has to read it."""
+    if isinstance(source, dict):
+        return source, os.getcwd()
+    paths = source.split(os.pathsep)
+    path = os.path.expanduser(paths[0])
+    if len(paths) != 1 or not os.path.isfile(path):
+        return None
+    try:
+        import yaml
+    except ImportError:
+        return None
+    with open(path) as stream:
+        config = yaml.safe_load(stream)
+    return config, os.path.dirname(os.path.abspath(path))
+
+
+def _simple_kubeconfig(source, context):
+    """ConnectionSettings read straight from a kubeconfig that needs no plugin; None to use the kubernetes library."""
+    found = _read_kubeconfig_file(source)
+    if not found or not isinstance(found[0], dict):
+        return None
+    config, base = found
+    selected = _named(config.get("contexts"), context or config.get("current-context"), "context") or {}
+    cluster = _named(config.get("clusters"), selected.get("cluster"), "cluster")
+    user = _named(config.get("users"), selected.get("user"), "user") or {}
+    if not cluster or not cluster.get("server") or set(cluster) - _SIMPLE_CLUSTER_KEYS or set(user) - _SIMPLE_USER_KEYS:
+        return None
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        with open(os.path.join(base, os.path.expanduser(user["tokenFile"]))) as stream:
+            token = stream.read().strip()
+    authorization = _bearer(token) if token else None
+    return ConnectionSettings(
+        cluster["server"], ca_cert=_file_or_data(cluster, "certificate-authority", base),
+        client_cert=_file_or_data(user, "client-certificate", base), client_key=_file_or_data(user, "client-key", base),
+        verify=not cluster.get("insecure-skip-tls-verify", False), tls_server_name=cluster.get("tls-server-name"),
+        proxy=cluster.get("proxy-url"), authorization=lambda: authorization)
+
+
 def _load_kubeconfig(kubeconfig, context):
     """A kubernetes.client Configuration loaded from a kubeconfig (path(s) or dict), or from the in-cluster
     service account when no kubeconfig exists (as kubernetes.core does)."""
@@ -158,12 +242,14 @@ def settings_from_params(params):
     if standalone:
         settings = ConnectionSettings(host)
     else:
-        configuration = _load_kubeconfig(kubeconfig, context)
-        settings = ConnectionSettings(
-            configuration.host, ca_cert=configuration.ssl_ca_cert, client_cert=configuration.cert_file,
-            client_key=configuration.key_file, verify=configuration.verify_ssl,
-            tls_server_name=getattr(configuration, "tls_server_name", None), proxy=configuration.proxy,
-            authorization=_authorization_of(configuration))
+        settings = _simple_kubeconfig(_kubeconfig_paths(kubeconfig), context)
+        if settings is None:
+            configuration = _load_kubeconfig(kubeconfig, context)
+            settings = ConnectionSettings(
+                configuration.host, ca_cert=configuration.ssl_ca_cert, client_cert=configuration.cert_file,
+                client_key=configuration.key_file, verify=configuration.verify_ssl,
+                tls_server_name=getattr(configuration, "tls_server_name", None), proxy=configuration.proxy,
+                authorization=_authorization_of(configuration))
     if host:
         settings.host = host.rstrip("/")
     if api_key:

@@ -127,3 +127,39 @@ def test_comparable_drops_bookkeeping_and_status():
     assert "status" not in shown
     assert set(shown["metadata"]) == {"name", "namespace"}
     assert comparable(None) is None
+
+
+def test_embedded_certificates_are_written_privately_and_relative_paths_resolved(tmp_path):
+    import base64
+    import os
+    import stat
+    import yaml
+    config = kubeconfig()
+    config["clusters"][0]["cluster"] = {"server": "https://127.0.0.1:6443", "certificate-authority": "pki/ca.crt"}
+    config["users"][0]["user"] = {"client-certificate-data": base64.b64encode(b"CERT").decode(),
+                                  "client-key-data": base64.b64encode(b"KEY").decode()}
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(config))
+    settings = settings_from_params(params(kubeconfig=str(path)))
+    assert settings.ca_cert == str(tmp_path / "pki" / "ca.crt")
+    assert open(settings.client_cert, "rb").read() == b"CERT"
+    assert open(settings.client_key, "rb").read() == b"KEY"
+    assert stat.S_IMODE(os.stat(settings.client_key).st_mode) == 0o600
+    assert settings.authorization() is None
+
+
+def test_token_file(tmp_path):
+    (tmp_path / "token").write_text("from-file\n")
+    config = kubeconfig()
+    config["users"][0]["user"] = {"tokenFile": str(tmp_path / "token")}
+    assert settings_from_params(params(kubeconfig=config)).authorization() == "Bearer from-file"
+
+
+def test_exec_plugin_goes_through_the_kubernetes_library():
+    credential = '{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": {"token": "exec-token"}}'
+    config = kubeconfig()
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "sh",
+                                           "args": ["-c", "echo '%s'" % credential], "interactiveMode": "Never"}}
+    settings = settings_from_params(params(kubeconfig=config))
+    assert settings.host == "https://127.0.0.1:6443"
+    assert settings.authorization() == "Bearer exec-token"
