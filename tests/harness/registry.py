@@ -213,7 +213,7 @@ class Registry:
     """One docker-registry process; see the module docstring."""
 
     def __init__(self, workdir, auth="none", tls=None, username=DEFAULT_USERNAME, password=None, token_server=None,
-                 ca=None, port=None, start_timeout=30):
+                 ca=None, port=None, hostname=None, start_timeout=30):
         if auth not in ("none", "htpasswd", "token"):
             raise ValueError("auth must be none, htpasswd or token, not {0!r}".format(auth))
         if auth == "token" and token_server is None:
@@ -222,6 +222,12 @@ class Registry:
         self.auth = auth
         self.tls = (auth != "none") if tls is None else tls
         self.port = port or free_port()
+        # The registry always listens on 127.0.0.1. In token mode clients address it as "localhost", like its realm:
+        # crane refuses a realm that is a loopback IP literal (unless it is the registry's own host:port), and oras
+        # refuses a realm resolving to loopback unless its host name is the registry's own. "localhost" for both passes
+        # both checks, the way a real registry and its token service on one host name do (Artifact Registry's realm
+        # is on the registry's own host).
+        self.hostname = hostname or ("localhost" if auth == "token" else LOOPBACK)
         self.username = None if auth == "none" else username
         self.password = None if auth == "none" else (password or secrets.token_urlsafe(18))
         self.token_server = token_server
@@ -239,7 +245,8 @@ class Registry:
     # --- addresses ---------------------------------------------------------------------------------------------
     @property
     def host(self):
-        return "{0}:{1}".format(LOOPBACK, self.port)
+        """How clients address the registry: ``127.0.0.1:PORT``, or ``localhost:PORT`` in token mode (see __init__)."""
+        return "{0}:{1}".format(self.hostname, self.port)
 
     @property
     def scheme(self):
@@ -297,7 +304,7 @@ class Registry:
                         # No background upload purge while a test inspects half-finished uploads.
                         "maintenance": {"uploadpurging": {"enabled": False}}},
             # A fixed secret keeps upload state (the _state query parameter) valid across a restart.
-            "http": {"addr": self.host, "secret": secrets.token_hex(16)},
+            "http": {"addr": "{0}:{1}".format(LOOPBACK, self.port), "secret": secrets.token_hex(16)},
         }
         if self.tls:
             self.ca = self.ca or CertificateAuthority(self.workdir / "pki")

@@ -34,8 +34,10 @@ from harness.registry import LOOPBACK, CertificateAuthority
 DEFAULT_SERVICE = "configsync-test-registry"
 DEFAULT_ISSUER = "configsync-test-token-server"
 TOKEN_PATH = "/token"
-# The realm names the host "localhost", not 127.0.0.1: go-containerregistry (crane) >= 0.21 refuses a realm whose host
-# is a private or loopback IP literal (SSRF guard, see its transport/bearer.go validateRealmURL); names pass.
+# The realm names the host "localhost", not 127.0.0.1: crane (go-containerregistry >= 0.21, transport/bearer.go
+# validateRealmURL) refuses a realm host that is a private or loopback IP literal, and oras (oras-go >= 2.7,
+# auth/client.go validateRealm) one that resolves to loopback unless it is the registry's own host name; so the token
+# registry is addressed as localhost too (harness/registry.py).
 REALM_HOST = "localhost"
 
 

@@ -5,6 +5,12 @@ the module runs in real ansible-playbook. Failures must name the registry, push 
 """
 import base64
 import json
+import os
+import subprocess
+
+import pytest
+
+from harness.tools import tool
 
 SEED_NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: test\n"
 
@@ -125,3 +131,53 @@ def test_wrong_password_in_docker_config(ansible, registry_tls_htpasswd, reposit
     run = ansible(tasks=push_task(seed_file(tmp_path), reg.ref(repository_name, "v1"), docker_config=str(config),
                                   ca_cert=str(reg.ca_file)), verbosity=3)
     _assert_rejected_without_leak(run, reg, repository_name, wrong)
+
+
+
+# --- the harness's registries with the seed's own tools: a failure above is oci_push's, not the harness's ---------
+def _crane_append(reg, ref, tarball, workdir):
+    docker_dir = workdir / "docker"
+    docker_dir.mkdir()
+    auth = base64.b64encode("{0}:{1}".format(reg.username, reg.password).encode()).decode()
+    (docker_dir / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+    # Go reads SSL_CERT_FILE for its roots; crane has no CA option of its own.
+    env = dict(os.environ, DOCKER_CONFIG=str(docker_dir), SSL_CERT_FILE=str(reg.ca_file))
+    return [str(tool("crane")), "append", "-f", str(tarball), "-t", ref], env, None
+
+
+def _oras_push(reg, ref, tarball, workdir):
+    del workdir
+    # --plain-http=false: oras would pick plain HTTP for a localhost registry by itself.
+    argv = [str(tool("oras")), "push", "--plain-http=false", "--ca-file", str(reg.ca_file), "-u", reg.username, "--password-stdin", ref,
+            tarball.name]
+    return argv, dict(os.environ), reg.password
+
+
+def _skopeo_copy(reg, ref, tarball, workdir, source):
+    cert_dir = workdir / "certs"
+    cert_dir.mkdir()
+    (cert_dir / "ca.crt").write_bytes(reg.ca_file.read_bytes())
+    argv = ["skopeo", "copy", "--src-tls-verify=false", "--dest-cert-dir", str(cert_dir),
+            "--dest-creds", "{0}:{1}".format(reg.username, reg.password), "docker://" + source, "docker://" + ref]
+    del tarball
+    return argv, dict(os.environ), None
+
+
+@pytest.mark.parametrize("tool_name", ["crane", "oras", "skopeo"])
+@pytest.mark.parametrize("kind", ["htpasswd", "token"])
+def test_harness_registries_take_pushes_from_the_seed_tools(request, registry, repository_name, tmp_path, kind, tool_name):
+    reg = request.getfixturevalue("registry_tls_htpasswd" if kind == "htpasswd" else "registry_token")
+    seed_file(tmp_path)
+    tarball = tmp_path / "test-namespace.tar"
+    subprocess.run(["tar", "-C", str(tmp_path), "-cf", str(tarball), "test-namespace.yaml"], check=True)
+    ref = reg.ref(repository_name, "v1")
+    if tool_name == "skopeo":
+        source = registry.ref(repository_name, "src")
+        subprocess.run([str(tool("crane")), "append", "--insecure", "-f", str(tarball), "-t", source], check=True, capture_output=True)
+        argv, env, stdin = _skopeo_copy(reg, ref, tarball, tmp_path, source)
+    else:
+        argv, env, stdin = (_crane_append if tool_name == "crane" else _oras_push)(reg, ref, tarball, tmp_path)
+
+    completed = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert reg.manifest_digest(repository_name, "v1") is not None
