@@ -133,7 +133,6 @@ def test_wrong_password_in_docker_config(ansible, registry_tls_htpasswd, reposit
     _assert_rejected_without_leak(run, reg, repository_name, wrong)
 
 
-
 # --- the harness's registries with the seed's own tools: a failure above is oci_push's, not the harness's ---------
 def _crane_append(reg, ref, tarball, workdir):
     docker_dir = workdir / "docker"
