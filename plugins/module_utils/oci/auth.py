@@ -138,7 +138,8 @@ class RegistryCredentials(object):
     """Who we are to one registry host, resolved on first use.
 
     Order: ``username``/``password``; then, for Google hosts (or any host with ``google_auth=always``; never with
-    ``never``), an OAuth2 access token from the GCP auth options (user ``oauth2accesstoken``); then the docker config's ``auths`` entry for the host; else anonymous (None).
+    ``never``), an OAuth2 access token from the GCP auth options (user ``oauth2accesstoken``); then the docker
+    config's ``auths`` entry for the host; else anonymous (None).
     ``google_token`` is a callable returning an access token, so no Google request happens unless a registry asks.
     """
 
