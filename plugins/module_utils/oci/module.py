@@ -5,6 +5,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import os
+import re
 
 from ansible.module_utils.basic import env_fallback
 
@@ -36,6 +37,10 @@ OCI_PUSH_ARGSPEC = dict(
     chunk_size=dict(type="int", default=DEFAULT_CHUNK_SIZE),
 )
 OCI_PUSH_ARGSPEC.update(REGISTRY_AUTH_ARGSPEC)
+
+
+# RFC 6838 type/subtype names, as the image-spec requires for artifactType.
+_MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 
 
 class OptionError(ValueError):
@@ -97,6 +102,8 @@ def _check_options(params):
         if params["labels"]:
             raise OptionError("labels apply to format=image only (an artifact has an empty config); use annotations")
         manifest_type = "oci"
+    if params["format"] == "artifact" and not _MEDIA_TYPE_RE.match(params["artifact_type"]):
+        raise OptionError("artifact_type %r is not a media type (type/subtype, RFC 6838)" % params["artifact_type"])
     manifest_type = manifest_type or "docker"
     if params["annotations"] and manifest_type == "docker":
         raise OptionError("annotations need an OCI manifest: set manifest_type=oci (Docker schema2 manifests have no annotations)")

@@ -249,6 +249,7 @@ def test_annotations_and_labels_land_in_manifest_and_config(ansible, registry, r
     ({"image": "{host}/team/app:v1", "annotations": {"a": "b"}}, "annotations need an OCI manifest"),
     ({"image": "{host}/team/app:v1", "format": "artifact", "labels": {"a": "b"}}, "labels apply to format=image only"),
     ({"image": "{host}/team/app:v1", "compression_level": 10}, "compression_level must be 0 to 9, got 10"),
+    ({"image": "{host}/team/app:v1", "format": "artifact", "artifact_type": "not a type"}, "artifact_type 'not a type' is not a media type"),
     ({"image": "{host}/team/app:v1", "mount_from": ["other.example.com/x/y"]}, "mount_from 'other.example.com/x/y'"),
 ])
 def test_bad_input_is_refused_before_any_write(ansible, registry, tmp_path, options, fragment):
