@@ -152,12 +152,15 @@ class RegistryClient(object):
         """Ping ``/v2/`` to pick the scheme (plain HTTP only for loopback or ``insecure``) and learn the auth challenge."""
         may_use_http = self.insecure or is_loopback(self.host)
         scheme = "https"
-        for attempt in range(self.retries + 1):
+        attempt = -1
+        while attempt < self.retries:
+            attempt += 1
             try:
                 response = self._send("GET", "%s://%s/v2/" % (scheme, self.host))
             except requests.exceptions.SSLError as exc:
                 if may_use_http and scheme == "https" and not _is_certificate_error(exc):
-                    scheme = "http"  # the server does not speak TLS at all
+                    scheme = "http"  # the server does not speak TLS at all; switching is not a failed attempt
+                    attempt -= 1
                     continue
                 raise RegistryError("registry %s: TLS failed: %s (set ca_cert to the registry's CA file%s)"
                                     % (self.host, _short(exc), ", or insecure" if not may_use_http else ""))

@@ -420,3 +420,9 @@ def test_google_auth_never_keeps_google_credentials_out(ansible, registry_token,
                                    docker_config=str(tmp_path / "missing.json"))])
     assert run.failed
     assert "docker_config %s cannot be read" % (tmp_path / "missing.json") in run.result("push")["msg"]
+
+
+def test_plain_http_loopback_works_with_retries_zero(ansible, registry, repository_name, tmp_path):
+    run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=registry.ref(repository_name, "v1"), retries=0)])
+    assert not run.failed, run.output
+    assert registry.manifest_digest(repository_name, "v1") == run.result("push")["digest"]
