@@ -4,10 +4,13 @@ A fault proxy (tests/harness/fault_proxy.py) in front of a real docker-registry 
 request at an exact point of the exchange, so "the registry stopped while the layer was uploading" is not a race.
 """
 import os
+import subprocess
 import threading
 import time
 
 import pytest
+
+from harness.tools import tool
 
 SEED_NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: test\n"
 CHUNK = 1024 * 1024
@@ -177,3 +180,23 @@ def test_persistent_503_fails_clearly_and_pushes_no_tag(ansible, own_registry, f
     assert proxy.host in message and "503" in message, message
     assert reg.manifest_digest(repository_name, "v1") is None
     assert [entry["action"] for entry in proxy.injected()].count("503") == 2, proxy.requests()
+
+
+def test_fault_proxy_carries_a_streamed_crane_push_and_its_retries(own_registry, fault_proxy_factory, repository_name, tmp_path):
+    """The harness itself: crane streams its uploads with chunked transfer encoding and retries 503 the way Go clients do.
+
+    If this fails, the proxy is at fault, not oci_push.
+    """
+    reg = own_registry
+    proxy = fault_proxy_factory(reg)
+    proxy.fail("PUT", r"/manifests/", times=1, status=503)
+    tree = large_tree(tmp_path / "src", megabytes=2)
+    tarball = tmp_path / "bundle.tar"
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(tarball), "."], check=True)
+
+    completed = subprocess.run([str(tool("crane")), "append", "--insecure", "-f", str(tarball), "-t",
+                                "{0}/{1}:v1".format(proxy.host, repository_name)], capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+    digest = completed.stdout.strip().rsplit("@", 1)[-1]
+    assert reg.manifest_digest(repository_name, "v1") == digest
+    assert [entry["action"] for entry in proxy.injected()] == ["503"], proxy.requests()
