@@ -60,8 +60,9 @@ options:
   api_endpoint:
     description:
       - Send the Google API requests of this module to this endpoint instead of Google's default, for example a
-        Private Service Connect endpoint or a local emulator (V(http://127.0.0.1:8080) is allowed for loopback only
-        when the scheme is given).
+        Private Service Connect endpoint or a local emulator.
+      - Plain C(http://) is accepted only for loopback hosts (for example V(http://127.0.0.1:8080)), because every request
+        carries a bearer token; any other host needs C(https://) or no scheme.
       - Falls back to E(GCP_<API>_ENDPOINT) for the API the module calls (E(GCP_ARTIFACTREGISTRY_ENDPOINT),
         E(GCP_IAM_ENDPOINT), E(GCP_SERVICEUSAGE_ENDPOINT), and E(GCP_IAMCREDENTIALS_ENDPOINT) for
         O(impersonate_service_account)), then to E(GCP_API_ENDPOINT).

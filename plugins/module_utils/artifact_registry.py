@@ -45,8 +45,8 @@ MODE_CONFIG_OPTION = {"remote": "remote_repository_config", "virtual": "virtual_
 CLEANUP_ACTIONS = {"delete": "DELETE", "keep": "KEEP"}
 TAG_STATES = {"tagged": "TAGGED", "untagged": "UNTAGGED", "any": "ANY"}
 
-# Artifact Registry: "lowercase letters, numbers and hyphens, starts with a letter, ends with a letter or number,
-# at most 63 characters" (gcloud artifacts repositories create, and the API's 400 for anything else).
+# The repository-ID rule of Artifact Registry's documentation: lowercase letters, numbers and hyphens, starts with a
+# letter, ends with a letter or number, at most 63 characters (the emulator in tests/harness enforces the same).
 REPOSITORY_ID_MAX = 63
 _REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")

@@ -9,8 +9,11 @@ and turns API errors into messages with ``describe_error()``.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import ipaddress
 import json
 import os
+
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
@@ -58,10 +61,25 @@ def endpoint(params, api):
 
     Returns None for Google's default endpoint.
     """
-    return (params.get("api_endpoint")
-            or os.environ.get("GCP_%s_ENDPOINT" % api.upper())
-            or os.environ.get("GCP_API_ENDPOINT")
-            or None)
+    url = (params.get("api_endpoint")
+           or os.environ.get("GCP_%s_ENDPOINT" % api.upper())
+           or os.environ.get("GCP_API_ENDPOINT")
+           or None)
+    if url and url.lower().startswith("http://") and not _is_loopback(url):
+        # Every request carries a bearer token: over plain HTTP only to this machine (emulators), never across a network.
+        raise GcpOptionError("api_endpoint %s would send Google credentials unencrypted: http:// is only allowed for loopback "
+                             "hosts (127.0.0.1, ::1, localhost); use https://" % url)
+    return url
+
+
+def _is_loopback(url):
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _scopes(params):

@@ -179,3 +179,11 @@ def test_application_default_credentials(ansible, gcp, tmp_path):
                   env=env, verbosity=3)
     assert run.result("svc")["changed"] is True, run
     assert_no_secret(run, *key_fragments(key_file))
+
+
+def test_plain_http_to_a_remote_endpoint_is_refused(ansible, gcp):
+    env = dict(gcp.env(), GCP_API_ENDPOINT="http://10.1.2.3:8080")
+    run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": REPO}], env=env)
+    message = failure_message(run, "repo")
+    assert "http://10.1.2.3:8080" in message and "unencrypted" in message
+    assert_no_secret(run, gcp.access_token)

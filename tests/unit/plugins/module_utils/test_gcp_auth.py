@@ -25,12 +25,24 @@ def key_info():
 
 def test_endpoint_precedence(monkeypatch):
     assert gcp.endpoint({}, "artifactregistry") is None
-    monkeypatch.setenv("GCP_API_ENDPOINT", "http://global")
-    assert gcp.endpoint({}, "artifactregistry") == "http://global"
-    monkeypatch.setenv("GCP_ARTIFACTREGISTRY_ENDPOINT", "http://ar")
-    assert gcp.endpoint({}, "artifactregistry") == "http://ar"
-    assert gcp.endpoint({}, "iam") == "http://global"
-    assert gcp.endpoint({"api_endpoint": "http://option"}, "artifactregistry") == "http://option"
+    monkeypatch.setenv("GCP_API_ENDPOINT", "https://global")
+    assert gcp.endpoint({}, "artifactregistry") == "https://global"
+    monkeypatch.setenv("GCP_ARTIFACTREGISTRY_ENDPOINT", "https://ar")
+    assert gcp.endpoint({}, "artifactregistry") == "https://ar"
+    assert gcp.endpoint({}, "iam") == "https://global"
+    assert gcp.endpoint({"api_endpoint": "https://option"}, "artifactregistry") == "https://option"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:80", "https://ar.example.com",
+                                 "artifactregistry.googleapis.com"])
+def test_allowed_endpoints(url):
+    assert gcp.endpoint({"api_endpoint": url}, "artifactregistry") == url
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:8080", "HTTP://ar.example.com", "http://127.0.0.1.example.com", "http://127example.com"])
+def test_plain_http_to_other_hosts_is_refused(url):
+    with pytest.raises(gcp.GcpOptionError, match="unencrypted"):
+        gcp.endpoint({"api_endpoint": url}, "artifactregistry")
 
 
 def test_client_options_only_when_overridden():
