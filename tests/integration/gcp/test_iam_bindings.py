@@ -271,3 +271,11 @@ def test_service_account_of_another_project_than_the_play(ansible, gcp):
     result = run.result("bind")
     assert result["changed"] is True, run
     assert result["resource"] == "projects/identity-project/serviceAccounts/" + email
+
+
+def test_missing_project_is_named(ansible, gcp):
+    env = dict(gcp.env())
+    env.pop("GCP_PROJECT")
+    run = ansible(tasks=[repo_binding(members=["user:alice@example.com"])], env=env)
+    assert "project is required" in failure_message(run)
+    assert gcp.requests() == []
