@@ -305,13 +305,20 @@ def present(client, params, namespace, check_mode, result):
     return applied, outcomes
 
 
-def absent(client, params, namespace, check_mode):
-    outcomes = [("%s %s/%s" % (params["kind"], namespace, params["name"]),
-                 k8s.delete_object(client, k8s.sync_path(params["kind"], namespace, params["name"]), check_mode))]
-    if params["kind"] == cs.REPO_SYNC_KIND:
-        binding_name = cs.reconciler_name(params["name"], namespace=namespace, kind=params["kind"])
-        outcomes.append(("RoleBinding %s/%s" % (namespace, binding_name),
-                         k8s.delete_object(client, k8s.role_binding_path(namespace, binding_name), check_mode)))
+def absent(client, params, namespace, check_mode, warn):
+    path = k8s.sync_path(params["kind"], namespace, params["name"])
+    deleted = k8s.delete_object(client, path, check_mode)
+    outcomes = [("%s %s/%s" % (params["kind"], namespace, params["name"]), deleted)]
+    if params["kind"] != cs.REPO_SYNC_KIND:
+        return outcomes
+    binding_name = cs.reconciler_name(params["name"], namespace=namespace, kind=params["kind"])
+    if deleted.before is not None and not check_mode and client.get(path) is not None:
+        # Config Sync's finalizer is still deleting the managed objects through the reconciler, which needs the binding.
+        warn("RepoSync %s/%s is still being finalized by Config Sync; RoleBinding %s is kept until it is gone "
+             "(run again to remove it)" % (namespace, params["name"], binding_name))
+        return outcomes
+    outcomes.append(("RoleBinding %s/%s" % (namespace, binding_name),
+                     k8s.delete_object(client, k8s.role_binding_path(namespace, binding_name), check_mode)))
     return outcomes
 
 
@@ -363,7 +370,7 @@ def run(module):
     if params["state"] == "present":
         applied, outcomes = present(client, params, namespace, check_mode, result)
     else:
-        applied, outcomes = None, absent(client, params, namespace, check_mode)
+        applied, outcomes = None, absent(client, params, namespace, check_mode, module.warn)
     result["changed"] = any(outcome.changed for _label, outcome in outcomes)
     if module._diff:
         diffs = [outcome.diff(label) for label, outcome in outcomes]
