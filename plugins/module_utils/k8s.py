@@ -274,7 +274,7 @@ def settings_from_params(params):
 # ---------------------------------------------------------------------------------------------------------------------
 
 class KubernetesClient(object):
-    """Typed-free JSON requests against one API server: get, list, server-side apply (with dry run), delete, watch."""
+    """Plain JSON requests (no model classes) against one API server: get, list, server-side apply (with dry run), delete, watch."""
 
     def __init__(self, settings):
         self.settings = settings
@@ -319,9 +319,10 @@ class KubernetesClient(object):
         try:
             return self.pool.request(method, self._url(path, query), body=body, headers=self._headers(content_type),
                                      preload_content=not stream, **extra)
-        except urllib3.exceptions.SSLError as exc:
-            raise KubernetesUnreachable("TLS handshake with the Kubernetes API server %s failed: %s" % (self.server, _reason(exc)))
         except urllib3.exceptions.HTTPError as exc:
+            # urllib3 wraps the cause (refused, timed out, TLS) in MaxRetryError; name the server and the cause only.
+            if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(getattr(exc, "reason", None), urllib3.exceptions.SSLError):
+                raise KubernetesUnreachable("TLS handshake with the Kubernetes API server %s failed: %s" % (self.server, _reason(exc)))
             raise KubernetesUnreachable("cannot reach the Kubernetes API server %s: %s" % (self.server, _reason(exc)))
 
     def request(self, method, path, query=None, body=None, content_type="application/json", timeout=None):

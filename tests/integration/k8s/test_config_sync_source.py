@@ -401,3 +401,19 @@ def test_wait_fails_on_a_pull_error_reported_after_the_change(ansible, k8s_env, 
     assert result["failed"] is True
     assert "ERROR" in result["msg"] and "KNV2004" in result["msg"] and "failed to pull image" in result["msg"]
     assert result["sync_status"]["status"] == "ERROR"
+
+
+def test_untrusted_server_certificate_is_a_tls_error_naming_the_server(ansible, control_plane, tmp_path):
+    """A CA that did not sign the server's certificate: a TLS message naming the server, nothing written."""
+    import shutil
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copy(str(control_plane.kubeconfig), str(kubeconfig))
+    other_ca = tmp_path / "other-ca.crt"
+    # Any valid CA certificate that is not the control plane's: the system bundle's first certificate.
+    bundle = open("/etc/ssl/certs/ca-certificates.crt").read()
+    other_ca.write_text(bundle[:bundle.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")] + "\n")
+    run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": {
+        "name": unique("root"), "image": PINNED, "auth": "none", "kubeconfig": str(kubeconfig), "ca_cert": str(other_ca)}}])
+    result = outcome(run)
+    assert result["failed"] is True
+    assert "TLS handshake with the Kubernetes API server %s failed" % control_plane.server in result["msg"], result["msg"]
