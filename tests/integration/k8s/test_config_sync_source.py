@@ -417,3 +417,11 @@ def test_untrusted_server_certificate_is_a_tls_error_naming_the_server(ansible, 
     result = outcome(run)
     assert result["failed"] is True
     assert "TLS handshake with the Kubernetes API server %s failed" % control_plane.server in result["msg"], result["msg"]
+
+
+def test_root_sync_name_over_26_characters_warns_but_applies(ansible, k8s_env, custom):
+    name = unique("a-long-root-sync-name-x")  # 30 characters
+    result = source(k8s_env, ansible, name=name, image=PINNED).result("t")
+    assert result["changed"] is True
+    assert any("older versions documented a limit of 26" in warning for warning in result.get("warnings", [])), result
+    assert get_sync(custom, "RootSync", CMS, name) is not None
