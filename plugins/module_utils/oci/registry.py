@@ -55,6 +55,10 @@ class RegistryError(Exception):
 class _TransientError(Exception):
     """A failure worth retrying (connection reset, timeout, 429, 5xx), carried up to the resume logic."""
 
+    def __init__(self, message, response=None):
+        super(_TransientError, self).__init__(message)
+        self.response = response  # for its Retry-After, when the registry sent one
+
 
 def is_loopback(host):
     """localhost, 127.0.0.1 or [::1], with or without a port: the only hosts plain HTTP is used for unasked."""
@@ -277,11 +281,11 @@ class RegistryClient(object):
     def url(self, path_or_url):
         return urljoin(self.base_url + "/", path_or_url)
 
-    def request(self, method, path, headers=None, body=None, retry=True, ok=(200, 201, 202, 204)):
+    def request(self, method, path, headers=None, body=None, retry=True):
         """Send with auth and retries; ``body`` is bytes or a callable giving a fresh body per attempt.
 
         With ``retry=False`` a transient failure raises _TransientError for the caller to resume from.
-        Statuses not in ``ok`` (and 404 for HEAD/GET checks, which callers inspect) are returned as they are.
+        Any other answer (404, 400, ...) is returned for the caller to judge.
         """
         url = self.url(path)
         authenticated_now = False
@@ -312,7 +316,7 @@ class RegistryClient(object):
                 attempt += 1
                 continue
             if response.status_code in RETRY_STATUSES and not retry:
-                raise _TransientError("%s %s answered %d" % (method, _path_of(url), response.status_code))
+                raise _TransientError("%s %s answered %d" % (method, _path_of(url), response.status_code), response)
             return response
 
     def _refused(self, method, url):
@@ -412,7 +416,7 @@ class RegistryClient(object):
                 return "uploaded"
             except _TransientError as exc:
                 # Resuming happens inside the chunked loop; here the upload starts over unless the blob made it.
-                self._wait(failures, None, "upload of %s" % blob.digest, exc)
+                self._wait(failures, exc.response, "upload of %s" % blob.digest, exc)
                 failures += 1
                 location = None
                 if self.blob_exists(repository, blob.digest):
@@ -449,7 +453,7 @@ class RegistryClient(object):
                 reason = exc
             if reason is not None and (not isinstance(reason, int) or reason in UPLOAD_LOST_STATUSES):
                 # Part of the chunk may have landed: ask the registry where the upload stands and go on from there.
-                self._wait(failures, None, "PATCH upload of %s" % blob.digest, reason)
+                self._wait(failures, getattr(reason, "response", None), "PATCH upload of %s" % blob.digest, reason)
                 failures += 1
                 location, offset = self._upload_progress(location)
                 continue
@@ -476,7 +480,7 @@ class RegistryClient(object):
             try:
                 response = self.request("GET", location, retry=False)
             except _TransientError as exc:
-                self._wait(attempt, None, "GET upload status", exc)
+                self._wait(attempt, exc.response, "GET upload status", exc)
                 continue
             if response.status_code == 204:
                 return self.url(response.headers.get("Location") or location), parse_range(response.headers.get("Range"))
