@@ -426,3 +426,12 @@ def test_plain_http_loopback_works_with_retries_zero(ansible, registry, reposito
     run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=registry.ref(repository_name, "v1"), retries=0)])
     assert not run.failed, run.output
     assert registry.manifest_digest(repository_name, "v1") == run.result("push")["digest"]
+
+
+def test_source_date_epoch_from_the_environment(ansible, registry, repository_name, tmp_path):
+    run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=registry.ref(repository_name, "v1"))],
+                  env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert not run.failed, run.output
+    dummy_manifest, config, dummy_layer, members = layer_members(registry, repository_name, "v1")
+    assert members["test-namespace.yaml"][0].mtime == 1700000000
+    assert config["created"] == "2023-11-14T22:13:20Z"
