@@ -298,7 +298,8 @@ class _BlockGzipWriter(object):
         self.workers = workers or min(4, os.cpu_count() or 1)
         self.executor = ThreadPoolExecutor(self.workers)
         self.in_flight = collections.deque()
-        self.pending = bytearray()
+        self.pending = []  # pieces of the next block, joined once when it is full
+        self.pending_size = 0
         self.window = b""
         self.crc = 0
         self.size = 0
@@ -307,22 +308,27 @@ class _BlockGzipWriter(object):
     def write(self, data):
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
-        self.pending += data
-        while len(self.pending) >= GZIP_BLOCK:
-            block = bytes(self.pending[:GZIP_BLOCK])
-            del self.pending[:GZIP_BLOCK]
-            self._submit(block, last=False)
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= GZIP_BLOCK:
+            joined = b"".join(self.pending)
+            full = len(joined) - len(joined) % GZIP_BLOCK
+            for start in range(0, full, GZIP_BLOCK):
+                self._submit(joined[start:start + GZIP_BLOCK], last=False)
+            rest = joined[full:]
+            self.pending, self.pending_size = ([rest] if rest else []), len(rest)
         return len(data)
 
     def _submit(self, block, last):
-        dictionary, self.window = self.window, (self.window + block)[-_DEFLATE_WINDOW:]
+        tail = block[-_DEFLATE_WINDOW:] if len(block) >= _DEFLATE_WINDOW else (self.window + block)[-_DEFLATE_WINDOW:]
+        dictionary, self.window = self.window, tail
         self.in_flight.append(self.executor.submit(_deflate_block, block, dictionary, self.level, last))
         while len(self.in_flight) > 2 * self.workers:
             self.target.write(self.in_flight.popleft().result())
 
     def close(self):
-        self._submit(bytes(self.pending), last=True)
-        self.pending = bytearray()
+        self._submit(b"".join(self.pending), last=True)
+        self.pending, self.pending_size = [], 0
         while self.in_flight:
             self.target.write(self.in_flight.popleft().result())
         self.target.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.size & 0xFFFFFFFF))
