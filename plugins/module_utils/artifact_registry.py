@@ -337,12 +337,13 @@ class ArtifactRegistryApi(object):
 
     def create(self, wanted):
         """The created repository, or None when it already exists (created meanwhile by someone else)."""
+        from google.api_core import exceptions
         parent, dummy, repository_id = wanted["name"].rpartition("/repositories/")
         repository = _repository_message(wanted)
-        from google.api_core import exceptions
         try:
             operation = self.client.create_repository(parent=parent, repository=repository, repository_id=repository_id, timeout=60)
-        except exceptions.AlreadyExists:
+        except exceptions.Conflict:
+            # REST errors map by HTTP status alone, so ALREADY_EXISTS arrives as a plain 409 Conflict.
             return None
         return _to_dict(operation.result(timeout=self.timeout))
 
@@ -382,7 +383,9 @@ def ensure_repository(params, api, check_mode):
     paths = update_mask(existing, wanted)
     if not paths:
         return _result(params, False, existing, existing)
-    after = merged_repository(existing, wanted, paths) if check_mode else api.update(merged_repository(existing, wanted, paths), paths)
+    after = merged_repository(existing, wanted, paths)
+    if not check_mode:
+        after = api.update(after, paths)
     result = _result(params, True, existing, after)
     result["update_mask"] = paths
     return result
@@ -402,11 +405,10 @@ def _ensure_absent(params, api, check_mode, wanted, existing):
 def _result(params, changed, before, after):
     project, location, name = params["project"], params["location"], params["name"]
     uri = (after or {}).get("registryUri") or registry_uri(project, location, name, params.get("format") or "docker")
-    result = {
+    return {
         "changed": changed,
         "repository": after or {},
         "registry_uri": uri if after else None,
         "registry_host": uri.split("/", 1)[0] if (after and uri) else None,
         "diff": {"before": comparable_view(before), "after": comparable_view(after)},
     }
-    return result

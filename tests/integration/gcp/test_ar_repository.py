@@ -207,10 +207,12 @@ def test_a_failed_create_is_reported_with_googles_message(ansible, gcp):
 def test_parallel_plays_creating_the_same_repository(ansible, gcp):
     # Without run_once every cluster's host asks for the repository: exactly one creates it, the others find it.
     hosts = ["cluster%02d" % i for i in range(6)]
-    gcp.inject("artifactregistry.repositories.get", latency=0.5)
+    # A slow first read makes every play see "no repository" before the first create lands.
+    gcp.inject("artifactregistry.repositories.get", latency=2.0, count=len(hosts))
     run = ansible(tasks=[repo_task(description="shared")], hosts=hosts, forks=6, env=gcp.env())
     gcp.clear_faults()
     assert run.failed == [], run
-    creates = [r for r in gcp.requests("artifactregistry.repositories.create") if r["status"] == 200]
-    assert len(creates) == 1
+    statuses = [r["status"] for r in gcp.requests("artifactregistry.repositories.create")]
+    assert statuses.count(200) == 1
+    assert statuses.count(409) >= 1, "the plays never raced: no 409 ALREADY_EXISTS in the log"
     assert sum(1 for r in run.results("repo") if r["changed"]) == 1
