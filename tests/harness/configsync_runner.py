@@ -55,6 +55,7 @@ CONTAINER_BINARIES = {"oci-sync": "oci-sync", "reconciler": "reconciler"}
 # loopback-only rule. Switched off at link time in the harness's builds of those two.
 METRICS_OFF_LDFLAG = "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
 PR_SET_PDEATHSIG = 1
+GC_FINALIZERS = ("foregroundDeletion", "orphan")
 HARNESS_BUILDS = {"reconciler": True, "reconciler-manager": True, "resource-group": False}  # name -> metrics off at link
 
 
@@ -159,6 +160,12 @@ class Api:
             raise ConfigSyncRunnerError("apply {0} failed: HTTP {1} {2}".format(path, response.status_code, response.text[:500]))
         return response.json()
 
+    def merge_patch(self, path, body):
+        response = self.http.patch(self.server + path, data=json.dumps(body), headers={"Content-Type": "application/merge-patch+json"},
+                                   timeout=30)
+        if response.status_code >= 300 and response.status_code != 404:
+            raise ConfigSyncRunnerError("patch {0} failed: HTTP {1} {2}".format(path, response.status_code, response.text[:500]))
+
     def put(self, path, body):
         response = self.http.put(self.server + path, json=body, timeout=30)
         if response.status_code >= 300:
@@ -220,6 +227,16 @@ def _terminate_with_parent():
 
 def base_env(home):
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
+
+
+def finish_deletion(api, deployment):
+    """The garbage collector's part in deleting a reconciler Deployment: it has no ReplicaSets or Pods here, so the
+    propagation finalizers (foregroundDeletion, orphan) are done at once. Without this the Deployment stays
+    Terminating, and the reconciler-manager's teardown of a deleted RootSync waits 30s for it, blocking its only worker."""
+    finalizers = deployment["metadata"].get("finalizers") or []
+    remaining = [name for name in finalizers if name not in GC_FINALIZERS]
+    if remaining != finalizers:
+        api.merge_patch("{0}/{1}".format(RECONCILER_DEPLOYMENTS, deployment["metadata"]["name"]), {"metadata": {"finalizers": remaining or None}})
 
 
 # --- one reconciler Pod --------------------------------------------------------------------------------------------
@@ -303,6 +320,8 @@ class ConfigSyncReconciler:
             if self.processes:
                 self._stop_pod()
                 self.generation = None
+            if deployment is not None:
+                finish_deletion(self.api, deployment)
             return
         generation = deployment["metadata"]["generation"]
         if generation != self.generation:
@@ -525,6 +544,9 @@ class ConfigSync:
                 process.start()  # restartPolicy: Always
         listing = self.api.get(RECONCILER_DEPLOYMENTS + "?labelSelector=app%3Dreconciler") or {}
         for deployment in listing.get("items") or []:
+            if deployment["metadata"].get("deletionTimestamp") and deployment["metadata"]["name"] not in self.reconcilers:
+                finish_deletion(self.api, deployment)  # a Deployment deleted before its Pod ever ran
+                continue
             labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
             kind = labels.get("configsync.gke.io/sync-kind")
             name, namespace = labels.get("configsync.gke.io/sync-name"), labels.get("configsync.gke.io/sync-namespace")
