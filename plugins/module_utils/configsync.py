@@ -566,7 +566,20 @@ def evaluate_sync_status(sync, resource_group=None, syncing_condition_supported=
         result["commit"] = syncing.get("commit") or None
         result["errors"], result["error_summary"] = _condition_errors(status, syncing)
     result["status_updated_at"] = (syncing or {}).get("lastUpdateTime")
+    result["summary"] = summary_line(result)
     return result
+
+
+def summary_line(state):
+    """One line like nomos's two rows: ``<root>:root-sync  IMAGE[/DIR]  SYNCED @ TIME  COMMIT`` (commit shortened to 8)."""
+    status = state["status"]
+    if status == SYNCED and state["last_update"]:
+        status = "%s @ %s" % (status, state["last_update"])
+    commit = (state["commit"] or "N/A")[:8]
+    line = "%s:%s  %s  %s  %s" % (state["scope"], state["name"], state["source"] or state["source_type"], status, commit)
+    if state["errors"]:
+        line += "  (%d error%s: %s)" % (len(state["errors"]), "" if len(state["errors"]) == 1 else "s", state["errors"][0].split("\n")[0])
+    return line
 
 
 def syncing_condition_supported(config_management_version):

@@ -47,6 +47,11 @@ FIELD_MANAGER = "configsync.oci"
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
 APPLY_PATCH = "application/apply-patch+yaml"
+# One quick reconnect, never a resend of a request the server may have processed; but a 429 (API Priority and Fairness
+# rejected the request before handling it) is retried after the server's Retry-After, up to 5 times, as client-go does.
+RETRIES = urllib3.Retry(total=None, connect=1, read=0, redirect=0, other=0, status=5, status_forcelist=(429,),
+                        allowed_methods=None, backoff_factor=0.2, respect_retry_after_header=True,
+                        raise_on_status=False) if HAS_URLLIB3 else None
 
 
 class KubernetesError(Exception):
@@ -284,8 +289,7 @@ class KubernetesClient(object):
             "ca_certs": settings.ca_cert,
             "cert_file": settings.client_cert,
             "key_file": settings.client_key,
-            # One quick reconnect, never a resend of a request the server may have processed.
-            "retries": urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0),
+            "retries": RETRIES,
             "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
         }
         if settings.tls_server_name:

@@ -123,6 +123,10 @@ syncs:
     status_updated_at:
       description: C(lastUpdateTime) of the Syncing condition.
       type: str
+    summary:
+      description: One line as nomos prints the sync (scope:name, source, status, short commit, first error).
+      type: str
+      sample: "<root>:root-sync  us-docker.pkg.dev/p/r/ns@sha256:3c2b...  SYNCED @ 2026-11-27T14:40:00Z  3c2b9e62"
 summary:
   description: How many syncs are in each status.
   returned: always

@@ -425,3 +425,45 @@ def test_root_sync_name_over_26_characters_warns_but_applies(ansible, k8s_env, c
     assert result["changed"] is True
     assert any("older versions documented a limit of 26" in warning for warning in result.get("warnings", [])), result
     assert get_sync(custom, "RootSync", CMS, name) is not None
+
+
+def test_client_retries_429_after_retry_after_and_then_reports_it():
+    """API Priority and Fairness answers 429 before handling a request: the client waits Retry-After and retries
+    (a loopback HTTP server stands in for an overloaded API server)."""
+    import http.server
+    import json
+
+    from ansible_collections.configsync.oci.plugins.module_utils import k8s
+
+    seen = []
+
+    class Overloaded(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            if len(seen) <= 2 or self.path.endswith("/always"):
+                body, status = {"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "too many requests"}, 429
+            else:
+                body, status = {"kind": "RootSync", "metadata": {"name": "root-sync"}}, 200
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Overloaded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = k8s.KubernetesClient(k8s.ConnectionSettings("http://127.0.0.1:%d" % server.server_address[1]))
+        assert client.get("/apis/x/v1/rootsyncs/root-sync")["metadata"]["name"] == "root-sync"
+        assert len(seen) == 3
+        with pytest.raises(k8s.KubernetesError) as error:
+            client.get("/apis/x/v1/rootsyncs/always")
+        assert error.value.status == 429 and "too many requests" in str(error.value)
+        assert len(seen) == 3 + 6  # the first try and 5 retries
+    finally:
+        server.shutdown()

@@ -146,6 +146,7 @@ def test_synced_at_the_digest_with_managed_resources(ansible, k8s_env, custom):
     assert sync["source"] == PINNED
     assert sync["last_update"]
     assert sync["errors"] == []
+    assert sync["summary"].startswith("<root>:%s  %s  SYNCED @ " % (name, PINNED)) and sync["summary"].endswith(DIGEST[:8])
     assert [(r["resource"], r["namespace"], r["status"]) for r in sync["resources"]] == [
         ("namespace/test", "", "Current"), ("deployment.apps/web", "test", "Conflict")]
 

@@ -172,3 +172,10 @@ def test_wait_keeps_waiting_while_pending_or_reconciling():
     assert verdict(sync([syncing("True")])) == WAIT_MORE
     assert verdict(sync([condition("Reconciling", "True")])) == WAIT_MORE
     assert verdict(sync(None)) == WAIT_MORE
+
+
+def test_summary_line_like_nomos():
+    state = evaluate_sync_status(sync([syncing("False", errorSummary={})], sync=SYNC_SECTION))
+    assert state["summary"] == "<root>:root-sync  %s/manifests  SYNCED @ 2026-11-27T10:00:05Z  cccccccc" % IMAGE
+    stalled = evaluate_sync_status(sync([condition("Stalled", "True", message="KNV1061: bad\n\nFor more information")]))
+    assert stalled["summary"].endswith("STALLED  N/A  (1 error: KNV1061: bad)")
