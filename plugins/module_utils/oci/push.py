@@ -21,7 +21,7 @@ class PushPlan(object):
 def push(client, reference, tags, package, check_mode=False, mount_from=()):
     """Push ``package`` to ``reference``'s repository under ``tags``; nothing is written in check mode.
 
-    Tags already at the package's digest are left alone; when all are, not even a blob HEAD is sent. Blobs the
+    Tags already at the package's digest are left alone; when any is, not even a blob HEAD is sent. Blobs the
     repository has are skipped, others are mounted from ``mount_from`` repositories when possible, else uploaded;
     the manifest goes last so a tag never points at a manifest whose blobs are missing.
     """
@@ -34,7 +34,9 @@ def push(client, reference, tags, package, check_mode=False, mount_from=()):
     before = dict((tag, client.manifest_digest(repository, tag)) for tag in tags)
     stale = [tag for tag in tags if before[tag] != package.digest]
     blobs = []
-    if stale:
+    # A tag already at the digest means the repository holds the manifest and so all its blobs.
+    blobs_present = len(stale) < len(tags)
+    if stale and not blobs_present:
         for blob in package.blobs:
             if client.blob_exists(repository, blob.digest):
                 action = "exists"
@@ -43,11 +45,11 @@ def push(client, reference, tags, package, check_mode=False, mount_from=()):
             else:
                 action = client.push_blob(repository, blob, mount_from)
             blobs.append(dict(blob.descriptor(), action=action))
-        if not check_mode:
-            for tag in stale:
-                client.put_manifest(repository, tag, package.manifest, package.media_type, package.digest)
     else:
         blobs = [dict(blob.descriptor(), action="exists") for blob in package.blobs]
+    if stale and not check_mode:
+        for tag in stale:
+            client.put_manifest(repository, tag, package.manifest, package.media_type, package.digest)
     return PushPlan(before, stale, blobs)
 
 
