@@ -7,7 +7,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci import layout
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
@@ -16,7 +16,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
 from ansible_collections.configsync.oci.plugins.module_utils.oci.push import push, push_result
 from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import ReferenceError, parse_reference, validate_tag
 from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import (
-    DEFAULT_CHUNK_SIZE, HAS_REQUESTS, RegistryClient, RegistryError,
+    DEFAULT_CHUNK_SIZE, HAS_REQUESTS, REQUEST_ERRORS, RegistryClient, RegistryError,
 )
 
 OCI_PUSH_ARGSPEC = dict(
@@ -152,7 +152,7 @@ def run(module):
     """Everything ``oci_push`` does; exits through exit_json / fail_json."""
     params = module.params
     if not HAS_REQUESTS:
-        module.fail_json(msg="oci_push needs the Python library requests on the host it runs on")
+        module.fail_json(msg=missing_required_lib("requests"))
     try:
         reference, tags, manifest_type = _check_options(params)
         mount_from = _mount_sources(reference, params["mount_from"])
@@ -173,11 +173,9 @@ def run(module):
         plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)
     except (RegistryError, RegistryAuthError) as exc:
         module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
-    except Exception as exc:  # requests' own errors (TLS, invalid URLs): name the registry, keep the text short
-        import requests
-        if not isinstance(exc, requests.exceptions.RequestException):
-            raise
-        module.fail_json(msg=redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference))
+    except REQUEST_ERRORS + (IOError, OSError) as exc:  # requests' own errors (TLS to a token realm, bad URLs), local I/O
+        module.fail_json(msg=redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference),
+                         digest=package.digest)
     finally:
         if os.path.exists(layer_path):
             os.unlink(layer_path)

@@ -23,8 +23,10 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by this coll
 try:
     import requests
     HAS_REQUESTS = True
+    REQUEST_ERRORS = (requests.exceptions.RequestException,)
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     HAS_REQUESTS = False
+    REQUEST_ERRORS = ()
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     RegistryAuthError, basic_header, parse_challenges, redact,
