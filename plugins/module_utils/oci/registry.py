@@ -14,11 +14,7 @@ import hashlib
 import re
 import time
 
-try:
-    from urllib.parse import urlencode, urljoin, urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by this collection
-    from urllib import urlencode
-    from urlparse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 try:
     import requests
