@@ -436,3 +436,27 @@ def test_source_date_epoch_from_the_environment(ansible, registry, repository_na
     dummy_manifest, config, dummy_layer, members = layer_members(registry, repository_name, "v1")
     assert members["test-namespace.yaml"][0].mtime == 1700000000
     assert config["created"] == "2023-11-14T22:13:20Z"
+
+
+@pytest.mark.parametrize("options", [{}, {"manifest_type": "oci"}, {"format": "artifact"}], ids=["docker", "oci", "artifact"])
+def test_config_sync_oci_sync_extracts_what_was_pushed(ansible, registry, repository_name, tmp_path, options):
+    """Config Sync's own oci-sync binary (built from its Go module) pulls the push and lays the tree out by digest."""
+    import subprocess
+    from harness.tools import tool
+    tree = make_tree(tmp_path / "tree")
+    run = ansible(tasks=[push_task(src=[str(tree)], image=registry.ref(repository_name, "v1"), **options)])
+    assert not run.failed, run.output
+    digest = run.result("push")["digest"]
+    root = tmp_path / "oci-sync"
+    synced = subprocess.run([str(tool("oci-sync")), "--image=" + registry.ref(repository_name, "v1"), "--root=" + str(root),
+                             "--dest=pkg", "--auth=none", "--one-time"], capture_output=True, text=True, timeout=120, check=False)
+    assert synced.returncode == 0, synced.stderr
+    package = root / "pkg"
+    # Config Sync's commit for an OCI source is the digest hex: the directory the package lands in.
+    assert os.path.realpath(str(package)) == str(root / digest.split(":", 1)[1])
+    assert (package / "clusters" / "prod" / "ns.yaml").read_text() == SEED_NAMESPACE
+    assert (package / "configmap-café.yaml").read_text() == "kind: ConfigMap\n"
+    assert (package / "empty").is_dir() and not list((package / "empty").iterdir())
+    assert os.readlink(str(package / "current.yaml")) == "clusters/prod/ns.yaml"
+    assert os.stat(str(package / "render.sh")).st_mode & 0o111
+    assert not (package / ".git").exists()
