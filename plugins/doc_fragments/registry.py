@@ -23,11 +23,13 @@ options:
     type: str
   docker_config:
     description:
-      - Path of a Docker C(config.json) whose C(auths) entry for the registry host (C(auth) field, base64 of
-        C(user:password), or C(username) and C(password) fields) gives the credentials.
+      - Path of a Docker C(config.json) that gives the credentials for the registry host, as docker reads it: the
+        host's C(credHelpers) entry, else C(credsStore), names a credential helper (C(docker-credential-NAME get));
+        without one, the host's C(auths) entry (C(auth) field, base64 of C(user:password), or C(username) and
+        C(password) fields).
       - Defaults to C($DOCKER_CONFIG/config.json), then C(~/.docker/config.json); a missing default file means no
         credentials, a missing file given here is an error.
-      - Credential helpers (C(credsStore), C(credHelpers)) and C(identitytoken) entries are not used.
+      - Identity tokens (C(identitytoken), or a helper's C(<token>) user) are not supported.
     type: path
   google_auth:
     description:

@@ -121,6 +121,42 @@ def docker_config_credentials(config, host):
     return None
 
 
+def credential_helper_name(config, host):
+    """The credential helper docker would ask for ``host``: its ``credHelpers`` entry, else ``credsStore``, else None."""
+    helpers = config.get("credHelpers") or {}
+    for key in sorted(helpers):
+        if _registry_key(key) == host.lower():
+            return helpers[key]
+    return config.get("credsStore") or None
+
+
+def helper_credentials(helper, host):
+    """Ask ``docker-credential-<helper> get`` for ``host`` (the docker credential helper protocol); None when it has none.
+
+    The helper's output holds the secret, so no message here ever includes it.
+    """
+    import subprocess
+    executable = "docker-credential-" + helper
+    try:
+        completed = subprocess.run([executable, "get"], input=host, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RegistryAuthError("docker config names the credential helper %s for %s, but %s cannot run: %s"
+                                % (helper, host, executable, getattr(exc, "strerror", None) or type(exc).__name__))
+    if completed.returncode != 0:
+        if "credentials not found" in (completed.stdout + completed.stderr).lower():
+            return None
+        raise RegistryAuthError("credential helper %s failed for %s (exit %d)" % (executable, host, completed.returncode))
+    try:
+        answer = json.loads(completed.stdout)
+        username, secret = answer["Username"], answer["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise RegistryAuthError("credential helper %s answered for %s without Username and Secret" % (executable, host))
+    if username == "<token>":
+        raise RegistryAuthError("credential helper %s gave an identity token for %s, which oci_push cannot use; "
+                                "set username and password instead" % (executable, host))
+    return username, secret
+
+
 def load_docker_config(path, required):
     """The parsed config.json at ``path``; {} when it does not exist and was not asked for explicitly."""
     try:
@@ -139,7 +175,8 @@ class RegistryCredentials(object):
 
     Order: ``username``/``password``; then, for Google hosts (or any host with ``google_auth=always``; never with
     ``never``), an OAuth2 access token from the GCP auth options (user ``oauth2accesstoken``); then the docker
-    config's ``auths`` entry for the host; else anonymous (None).
+    config: its credential helper for the host (``credHelpers``, else ``credsStore``) or its ``auths`` entry;
+    else anonymous (None).
     ``google_token`` is a callable returning an access token, so no Google request happens unless a registry asks.
     """
 
@@ -181,6 +218,11 @@ class RegistryCredentials(object):
             return (GOOGLE_TOKEN_USER, self._google_token()), "Google credentials"
         config_path = docker_config_path(self._docker_config)
         config = load_docker_config(config_path, required=bool(self._docker_config))
+        helper = credential_helper_name(config, self.host)
+        if helper:
+            # Like docker: a configured helper, not the auths entries, holds the credentials.
+            pair = helper_credentials(helper, self.host)
+            return (pair, "credential helper %s" % helper) if pair else (None, "anonymous")
         pair = docker_config_credentials(config, self.host)
         if pair:
             return pair, "docker config %s" % config_path

@@ -460,3 +460,22 @@ def test_config_sync_oci_sync_extracts_what_was_pushed(ansible, registry, reposi
     assert os.readlink(str(package / "current.yaml")) == "clusters/prod/ns.yaml"
     assert os.stat(str(package / "render.sh")).st_mode & 0o111
     assert not (package / ".git").exists()
+
+
+def test_docker_credential_helper(ansible, registry_tls_htpasswd, repository_name, tmp_path):
+    reg = registry_tls_htpasswd
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-testhelper"
+    # A helper speaking the docker credential helper protocol: the server on stdin, JSON on stdout.
+    helper.write_text('#!/bin/sh\nread server\necho "{\\"ServerURL\\":\\"$server\\",\\"Username\\":\\"%s\\",\\"Secret\\":\\"%s\\"}"\n'
+                      % (reg.username, reg.password))
+    helper.chmod(0o755)
+    config = tmp_path / "docker" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"credHelpers": {reg.host: "testhelper"}}))
+    run = ansible(tasks=[push_task(src=[str(seed_dir(tmp_path))], image=reg.ref(repository_name, "v1"), ca_cert=str(reg.ca_file))],
+                  env={"DOCKER_CONFIG": str(config.parent), "PATH": "%s:%s" % (bin_dir, os.environ["PATH"])}, verbosity=3)
+    assert not run.failed, run.output
+    assert reg.manifest_digest(repository_name, "v1") == run.result("push")["digest"]
+    assert reg.password not in run.output

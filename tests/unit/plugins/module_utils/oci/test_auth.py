@@ -122,3 +122,37 @@ def test_google_auth_modes(tmp_path, host, mode, expected):
     empty_config.write_text("{}")
     credentials = RegistryCredentials(host, docker_config=str(empty_config), google_token=lambda: "tok", google_auth=mode)
     assert credentials.get() == expected
+
+
+def write_helper(directory, name, body):
+    """A docker credential helper (a real executable speaking the protocol) for the tests."""
+    path = directory / ("docker-credential-" + name)
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_credential_helpers_take_precedence_like_docker(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_helper(bin_dir, "fake", 'read host\n[ "$host" = "r.example.com" ] || { echo "credentials not found in native keychain"; exit 1; }\n'
+                                  'echo \'{"ServerURL":"r.example.com","Username":"helper-user","Secret":"helper-secret"}\'\n')
+    write_helper(bin_dir, "broken", 'echo "leaked-secret-text" >&2\nexit 3\n')
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, __import__("os").environ["PATH"]))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {"r.example.com": "fake", "b.example.com": "broken"},
+                                  "auths": {"r.example.com": {"auth": _auth("cfg", "cfgpw")}}}))
+    credentials = RegistryCredentials("r.example.com", docker_config=str(config))
+    assert credentials.get() == ("helper-user", "helper-secret")
+    assert credentials.source == "credential helper fake"
+    assert credentials.secrets() == ["helper-secret"]
+    with pytest.raises(RegistryAuthError) as caught:
+        RegistryCredentials("b.example.com", docker_config=str(config)).get()
+    assert "docker-credential-broken failed for b.example.com (exit 3)" in str(caught.value)
+    assert "leaked" not in str(caught.value)
+    config.write_text(json.dumps({"credsStore": "fake"}))
+    assert RegistryCredentials("other.example.com", docker_config=str(config)).get() is None
+    config.write_text(json.dumps({"credsStore": "absent"}))
+    with pytest.raises(RegistryAuthError) as caught:
+        RegistryCredentials("other.example.com", docker_config=str(config)).get()
+    assert "docker-credential-absent cannot run" in str(caught.value)
