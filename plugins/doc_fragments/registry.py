@@ -23,7 +23,7 @@ options:
     type: str
   docker_config:
     description:
-      - Path of a Docker C(config.json) that gives the credentials for the registry host, as docker reads it: the
+      - Path of a Docker C(config.json) that gives the credentials for the registry host, read as docker reads it. The
         host's C(credHelpers) entry, else C(credsStore), names a credential helper (C(docker-credential-NAME get));
         without one, the host's C(auths) entry (C(auth) field, base64 of C(user:password), or C(username) and
         C(password) fields).
