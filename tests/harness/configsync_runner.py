@@ -56,6 +56,8 @@ CONTAINER_BINARIES = {"oci-sync": "oci-sync", "reconciler": "reconciler"}
 METRICS_OFF_LDFLAG = "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
 PR_SET_PDEATHSIG = 1
 GC_FINALIZERS = ("foregroundDeletion", "orphan")
+GC_COLLECTIONS = ("/api/v1/namespaces/{0}/serviceaccounts".format(CONFIG_SYNC_NAMESPACE),
+                  "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/rolebindings")
 HARNESS_BUILDS = {"reconciler": True, "reconciler-manager": True, "resource-group": False}  # name -> metrics off at link
 
 
@@ -229,14 +231,27 @@ def base_env(home):
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
 
 
-def finish_deletion(api, deployment):
-    """The garbage collector's part in deleting a reconciler Deployment: it has no ReplicaSets or Pods here, so the
-    propagation finalizers (foregroundDeletion, orphan) are done at once. Without this the Deployment stays
-    Terminating, and the reconciler-manager's teardown of a deleted RootSync waits 30s for it, blocking its only worker."""
-    finalizers = deployment["metadata"].get("finalizers") or []
+def finish_deletion(api, obj, collection=RECONCILER_DEPLOYMENTS):
+    """The garbage collector's part in a foreground deletion: the object has no dependents here (no ReplicaSets or
+    Pods exist), so the propagation finalizers (foregroundDeletion, orphan) are done at once. Without this the object
+    stays Terminating, and the reconciler-manager's teardown of a deleted sync waits 30s for each such object,
+    blocking its only worker (and with it every other sync's set-up)."""
+    finalizers = obj["metadata"].get("finalizers") or []
     remaining = [name for name in finalizers if name not in GC_FINALIZERS]
     if remaining != finalizers:
-        api.merge_patch("{0}/{1}".format(RECONCILER_DEPLOYMENTS, deployment["metadata"]["name"]), {"metadata": {"finalizers": remaining or None}})
+        namespace = obj["metadata"].get("namespace")
+        if namespace and "/namespaces/" not in collection:
+            collection = collection.replace("/v1/", "/v1/namespaces/{0}/".format(namespace), 1)
+        api.merge_patch("{0}/{1}".format(collection, obj["metadata"]["name"]), {"metadata": {"finalizers": remaining or None}})
+
+
+def collect_garbage(api):
+    """finish_deletion for the other objects the reconciler-manager deletes with foreground propagation (the reconciler
+    KSA, RoleBindings, ClusterRoleBindings): none has dependents here, so the garbage collector would finish at once."""
+    for collection in GC_COLLECTIONS:
+        for item in (api.get(collection) or {}).get("items") or []:
+            if item["metadata"].get("deletionTimestamp"):
+                finish_deletion(api, item, collection)
 
 
 # --- one reconciler Pod --------------------------------------------------------------------------------------------
@@ -542,6 +557,7 @@ class ConfigSync:
         for process in self.controllers.values():
             if not process.running():
                 process.start()  # restartPolicy: Always
+        collect_garbage(self.api)
         listing = self.api.get(RECONCILER_DEPLOYMENTS + "?labelSelector=app%3Dreconciler") or {}
         for deployment in listing.get("items") or []:
             if deployment["metadata"].get("deletionTimestamp") and deployment["metadata"]["name"] not in self.reconcilers:
