@@ -10,7 +10,11 @@ ansible-playbook runs executes, in one play on localhost, four tasks, alternatin
   k8s no-op           the same k8s task again
   source no-op        the same config_sync_source task again (no write: resourceVersion unchanged, checked)
 Per-task wall time comes from the ansible.posix.json callback (task start/end); the script prints the median of each
-and the ratios config_sync_source / kubernetes.core.k8s. config_sync_source does more in the same task: it validates
+and the ratios config_sync_source / kubernetes.core.k8s.
+
+Then --wait-runs runs of `wait: true`: a background thread acts as Config Sync (once the apply raised the generation it
+writes a SYNCED status at the digest through the status subresource) and the script reports how long after that write
+the task ended (the watch's reaction time plus Ansible's result handling; no polling period). config_sync_source does more in the same task: it validates
 the object by Config Sync's rules, compares the dry-run result with the live object (no write on a no-op) and returns
 the reconciler, its service account and the Workload Identity member.
 """
@@ -22,7 +26,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
+import threading
+import time
+from datetime import datetime, timezone
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -33,6 +39,7 @@ from harness.paths import COLLECTIONS_PATH, ensure_collections_tree  # noqa: E40
 IMAGE = "us-docker.pkg.dev/demo-project/manifests/test-namespace@sha256:" + "3c2b9e62" * 8
 CMS = "config-management-system"
 ROWS = ("k8s first apply", "source first apply", "k8s no-op", "source no-op")
+DIGEST = IMAGE.split("sha256:")[1]
 
 
 def root_sync(name):
@@ -69,9 +76,9 @@ def playbook(run, kubeconfig):
 
 
 def task_times(stdout):
-    """({task name: seconds}, {task name: result}) from the ansible.posix.json callback's report."""
+    """({task name: seconds}, {task name: result}, {task name: end epoch}) from the ansible.posix.json callback."""
     report = json.loads(stdout)
-    times, results = {}, {}
+    times, results, ends = {}, {}, {}
     for play in report["plays"]:
         for task in play["tasks"]:
             duration = task["task"]["duration"]
@@ -79,12 +86,14 @@ def task_times(stdout):
             end = datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
             times[task["task"]["name"]] = (end - start).total_seconds()
             results[task["task"]["name"]] = task["hosts"]["localhost"]
-    return times, results
+            ends[task["task"]["name"]] = end.timestamp()
+    return times, results, ends
 
 
-def run_once(run, kubeconfig, workdir):
-    play = workdir / ("play-%d.json" % run)
-    play.write_text(json.dumps(playbook(run, kubeconfig)))
+def run_play(name, plays, workdir):
+    """Run plays through ansible-playbook with the json callback; (times, results, task end times)."""
+    play = workdir / ("%s.json" % name)
+    play.write_text(json.dumps(plays))
     inventory = workdir / "inventory.ini"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
@@ -93,8 +102,57 @@ def run_once(run, kubeconfig, workdir):
                           capture_output=True, text=True, env=env, check=False, timeout=600)
     if done.returncode != 0:
         raise SystemExit("ansible-playbook failed:\n" + done.stdout[-4000:] + done.stderr[-2000:])
-    times, results = task_times(done.stdout)
+    return task_times(done.stdout)
+
+
+def run_once(run, kubeconfig, workdir):
+    times, results, _ends = run_play("play-%d" % run, playbook(run, kubeconfig), workdir)
     return times, results
+
+
+def synced_status(generation):
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    section = {"ociStatus": {"image": IMAGE, "dir": "."}, "commit": DIGEST, "lastUpdate": stamp}
+    return {"observedGeneration": generation, "source": section, "rendering": section, "sync": section,
+            "lastSyncedCommit": DIGEST, "conditions": [
+                {"type": "Syncing", "status": "False", "reason": "Sync", "message": "Sync Completed", "commit": DIGEST,
+                 "errorSummary": {}, "lastUpdateTime": stamp, "lastTransitionTime": stamp}]}
+
+
+def act_as_config_sync(plane, name, written):
+    """Once the module's apply raised the generation, write SYNCED at the digest (as the reconciler would)."""
+    http = plane.session()
+    url = plane.server + "/apis/configsync.gke.io/v1beta1/namespaces/%s/rootsyncs/%s" % (CMS, name)
+    first = http.get(url, timeout=30).json()["metadata"]["generation"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        obj = http.get(url, timeout=30).json()
+        if obj["metadata"]["generation"] != first:
+            time.sleep(0.5)
+            obj["status"] = synced_status(obj["metadata"]["generation"])
+            written.append(time.time())
+            http.put(url + "/status", json=obj, timeout=30).raise_for_status()
+            return
+        time.sleep(0.05)
+
+
+def wait_latency(run, plane, workdir):
+    """Seconds from the SYNCED status write to the end of the waiting task."""
+    name = "bench-wait-%d" % run
+    kubeconfig = str(plane.kubeconfig)
+    create = source_task("create", name, kubeconfig)
+    create["configsync.oci.config_sync_source"]["image"] = IMAGE.split("@")[0] + ":v1"
+    run_play("wait-create-%d" % run, [{"name": "c", "hosts": "localhost", "gather_facts": False, "tasks": [create]}], workdir)
+    written = []
+    thread = threading.Thread(target=act_as_config_sync, args=(plane, name, written), daemon=True)
+    thread.start()
+    waiting = source_task("wait", name, kubeconfig)
+    waiting["configsync.oci.config_sync_source"].update({"wait": True, "wait_timeout": 120})
+    _times, results, ends = run_play("wait-%d" % run, [{"name": "w", "hosts": "localhost", "gather_facts": False, "tasks": [waiting]}],
+                                     workdir)
+    thread.join()
+    assert results["wait"]["sync_status"]["status"] == "SYNCED", results["wait"]
+    return ends["wait"] - written[0]
 
 
 def check_outcomes(results):
@@ -110,6 +168,7 @@ def check_outcomes(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--wait-runs", type=int, default=3)
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
     ensure_collections_tree()
@@ -125,6 +184,7 @@ def main():
                 k8s_noop_changed.append(results["k8s no-op"]["changed"])
                 for row in ROWS:
                     samples[row].append(times[row])
+            latencies = [wait_latency(run, plane, workdir) for run in range(args.wait_runs)]
         finally:
             plane.stop()
     medians = {row: statistics.median(values) for row, values in samples.items()}
@@ -135,6 +195,7 @@ def main():
         "ratio_first_apply": medians["source first apply"] / medians["k8s first apply"],
         "ratio_noop": medians["source no-op"] / medians["k8s no-op"],
         "k8s_noop_reported_changed": k8s_noop_changed,
+        "wait_latency_seconds": latencies,
     }
     print("per-task wall time, median of %d runs (ansible.posix.json task start/end)" % args.runs)
     for row in ROWS:
@@ -143,6 +204,9 @@ def main():
     print("  first apply  %.2f" % report["ratio_first_apply"])
     print("  no-op        %.2f" % report["ratio_noop"])
     print("kubernetes.core.k8s no-op reported changed: %s" % k8s_noop_changed)
+    if latencies:
+        print("wait: SYNCED status written -> task end, median of %d: %.3f s   (%s)"
+              % (len(latencies), statistics.median(latencies), ", ".join("%.3f" % v for v in latencies)))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
 
