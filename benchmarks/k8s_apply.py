@@ -141,7 +141,7 @@ def wait_latency(run, plane, workdir):
     name = "bench-wait-%d" % run
     kubeconfig = str(plane.kubeconfig)
     create = source_task("create", name, kubeconfig)
-    create["configsync.oci.config_sync_source"]["image"] = IMAGE.split("@")[0] + ":v1"
+    create["configsync.oci.config_sync_source"]["image"] = IMAGE.split("@", maxsplit=1)[0] + ":v1"
     run_play("wait-create-%d" % run, [{"name": "c", "hosts": "localhost", "gather_facts": False, "tasks": [create]}], workdir)
     written = []
     thread = threading.Thread(target=act_as_config_sync, args=(plane, name, written), daemon=True)
