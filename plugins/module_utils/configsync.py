@@ -620,3 +620,22 @@ def wait_verdict(sync, state, expected, changed_at=None):
                                                                          state["commit"] or "N/A", "; ".join(state["errors"]))
         return WAIT_MORE, "ERROR reported before this change, waiting for Config Sync to report on the new source"
     return WAIT_MORE, "%s at commit %s" % (status, state["commit"] or "N/A")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The CA certificate Secret (spec.oci.caCertSecretRef), checked as the reconciler-manager does
+# (pkg/reconcilermanager/controllers/reconciler_base.go validateCACertSecret).
+# ---------------------------------------------------------------------------------------------------------------------
+
+CA_CERT_SECRET_KEY = "cert"
+
+
+def ca_cert_secret_problem(secret, name, namespace):
+    """Config Sync's KNV1061 message for an unusable CA certificate Secret, or None. Only key names are looked at."""
+    if secret is None:
+        return knv1061("Secret %s not found: create one to allow client authentication (option ca_cert_secret, namespace %s)"
+                       % (name, namespace))
+    if CA_CERT_SECRET_KEY not in (secret.get("data") or {}):
+        return knv1061('caCertSecretRef was set, but "%s" key is not present in "%s" Secret (option ca_cert_secret, namespace %s)'
+                       % (CA_CERT_SECRET_KEY, name, namespace))
+    return None

@@ -91,6 +91,8 @@ options:
     description:
       - Name of a Secret (key C(cert)) with the CA certificate of a registry with a private CA
         (C(spec.oci.caCertSecretRef.name)); in C(config-management-system) for a RootSync, in the RepoSync's namespace.
+      - The Secret is checked before the apply (it exists and has the key C(cert); its content is never read out), as
+        Config Sync would stall the sync otherwise.
     type: str
   override:
     description:
@@ -289,7 +291,25 @@ def apply_role_binding(client, binding, check_mode):
     return k8s.apply_object(client, path, binding, check_mode)
 
 
-def present(client, params, namespace, check_mode, result):
+def check_ca_cert_secret(client, params, namespace, warn):
+    """The CA Secret must exist in the sync's namespace with a ``cert`` key, or Config Sync stalls the sync (KNV1061)."""
+    name = params["ca_cert_secret"]
+    if not name:
+        return
+    try:
+        secret = client.get(k8s.object_path("v1", "secrets", namespace, name))
+    except k8s.KubernetesError as exc:
+        if exc.status != 403:
+            raise
+        warn("cannot read Secret %s/%s to check its cert key (403 Forbidden); Config Sync will check it" % (namespace, name))
+        return
+    problem = cs.ca_cert_secret_problem(secret, name, namespace)
+    if problem:
+        raise cs.ConfigSyncRuleError(problem)
+
+
+def present(client, params, namespace, check_mode, result, warn):
+    check_ca_cert_secret(client, params, namespace, warn)
     auth = resolve_auth(client, params, result)
     result["auth"] = auth
     sync, binding = desired_objects(params, namespace, auth)
@@ -368,7 +388,7 @@ def run(module):
         cs.expected_commit(params["image"], params["expected_digest"])
     client = k8s.client_from_params(params)
     if params["state"] == "present":
-        applied, outcomes = present(client, params, namespace, check_mode, result)
+        applied, outcomes = present(client, params, namespace, check_mode, result, module.warn)
     else:
         applied, outcomes = None, absent(client, params, namespace, check_mode, module.warn)
     result["changed"] = any(outcome.changed for _label, outcome in outcomes)

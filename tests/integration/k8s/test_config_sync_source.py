@@ -467,3 +467,22 @@ def test_client_retries_429_after_retry_after_and_then_reports_it():
         assert len(seen) == 3 + 6  # the first try and 5 retries
     finally:
         server.shutdown()
+
+
+def test_ca_cert_secret_must_exist_with_a_cert_key(ansible, k8s_env, custom, kube_client):
+    import kubernetes
+    core = kubernetes.client.CoreV1Api(kube_client)
+    name, secret = unique("root"), unique("registry-ca")
+    missing = source(k8s_env, ansible, name=name, image=PINNED, ca_cert_secret=secret).result("t")
+    assert missing["failed"] is True
+    assert "KNV1061: Secret %s not found" % secret in missing["msg"]
+    core.create_namespaced_secret(CMS, {"metadata": {"name": secret}, "stringData": {"ca.crt": "-----BEGIN CERTIFICATE-----"}})
+    wrong_key = source(k8s_env, ansible, name=name, image=PINNED, ca_cert_secret=secret).result("t")
+    assert wrong_key["failed"] is True
+    assert 'caCertSecretRef was set, but "cert" key is not present in "%s" Secret' % secret in wrong_key["msg"]
+    assert "BEGIN CERTIFICATE" not in str(wrong_key)
+    assert get_sync(custom, "RootSync", CMS, name) is None
+    core.patch_namespaced_secret(secret, CMS, {"stringData": {"cert": "-----BEGIN CERTIFICATE-----"}})
+    good = source(k8s_env, ansible, name=name, image=PINNED, ca_cert_secret=secret).result("t")
+    assert good["changed"] is True, good
+    assert get_sync(custom, "RootSync", CMS, name)["spec"]["oci"]["caCertSecretRef"] == {"name": secret}

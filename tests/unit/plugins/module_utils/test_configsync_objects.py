@@ -151,3 +151,10 @@ def test_version_from_the_reconciler_manager_deployment():
     assert version_from_image(image) == (1, 17, 3)
     assert version_from_image("gcr.io/x/reconciler-manager@sha256:" + DIGEST) is None
     assert reconciler_manager_image(None) is None
+
+
+def test_ca_cert_secret_rule():
+    from ansible_collections.configsync.oci.plugins.module_utils.configsync import ca_cert_secret_problem
+    assert "Secret ca not found" in ca_cert_secret_problem(None, "ca", "config-management-system")
+    assert '"cert" key is not present in "ca" Secret' in ca_cert_secret_problem({"data": {"ca.crt": "eA=="}}, "ca", "team-a")
+    assert ca_cert_secret_problem({"data": {"cert": "eA=="}}, "ca", "team-a") is None
