@@ -57,7 +57,8 @@ METRICS_OFF_LDFLAG = "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.Defau
 PR_SET_PDEATHSIG = 1
 GC_FINALIZERS = ("foregroundDeletion", "orphan")
 GC_COLLECTIONS = ("/api/v1/namespaces/{0}/serviceaccounts".format(CONFIG_SYNC_NAMESPACE),
-                  "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/rolebindings")
+                  "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+                  "/apis/kpt.dev/v1alpha1/resourcegroups")
 HARNESS_BUILDS = {"reconciler": True, "reconciler-manager": True, "resource-group": False}  # name -> metrics off at link
 
 
@@ -241,13 +242,15 @@ def finish_deletion(api, obj, collection=RECONCILER_DEPLOYMENTS):
     if remaining != finalizers:
         namespace = obj["metadata"].get("namespace")
         if namespace and "/namespaces/" not in collection:
-            collection = collection.replace("/v1/", "/v1/namespaces/{0}/".format(namespace), 1)
+            group_version, resource = collection.rsplit("/", 1)
+            collection = "{0}/namespaces/{1}/{2}".format(group_version, namespace, resource)
         api.merge_patch("{0}/{1}".format(collection, obj["metadata"]["name"]), {"metadata": {"finalizers": remaining or None}})
 
 
 def collect_garbage(api):
     """finish_deletion for the other objects the reconciler-manager deletes with foreground propagation (the reconciler
-    KSA, RoleBindings, ClusterRoleBindings): none has dependents here, so the garbage collector would finish at once."""
+    KSA, RoleBindings, ClusterRoleBindings, the sync's ResourceGroup): none has dependents, so the garbage collector
+    would finish them at once."""
     for collection in GC_COLLECTIONS:
         for item in (api.get(collection) or {}).get("items") or []:
             if item["metadata"].get("deletionTimestamp"):
