@@ -24,8 +24,9 @@ class PlaybookRun:
         self.records = records
 
     def results(self, task=None):
-        """Task results (dicts) in run order, optionally only those of one task name."""
-        return [r["result"] for r in self.records if task is None or r["task"] == task]
+        """Task results (dicts) in run order, optionally only those of one task name (a role's task matches
+        without its ``role : `` prefix)."""
+        return [r["result"] for r in self.records if task is None or r["task"] == task or r["task"].endswith(" : " + task)]
 
     def result(self, task=None):
         """The one result of a task that ran on one host (or the only task of the play)."""
@@ -43,19 +44,23 @@ class PlaybookRun:
         return self.stdout + self.stderr
 
     def __repr__(self):
-        return "PlaybookRun(rc=%s)\n%s" % (self.returncode, self.output[-4000:])
+        failures = "".join("\n%s | %s: %s" % (r["host"], r["task"], r["result"].get("msg")) for r in self.failed)
+        return "PlaybookRun(rc=%s)%s\n%s" % (self.returncode, failures, self.output[-4000:])
 
 
 def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False, verbosity=0, forks=5,
                  extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False):
     """Run tasks (a list of task dicts) on local hosts, or a playbook file, and return a PlaybookRun.
 
-    ``hosts`` names inventory hosts (all local connections); by default one host, ``localhost``.
+    ``hosts`` names inventory hosts (all local connections), as a list or as a dict of host -> host variables;
+    by default one host, ``localhost``.
     """
     ensure_collections_tree()
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="play-"))
     hosts = hosts or ["localhost"]
-    inventory = {"all": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable} for h in hosts}}}
+    host_vars = hosts if isinstance(hosts, dict) else {host: {} for host in hosts}
+    inventory = {"all": {"hosts": {host: dict(variables, ansible_connection="local", ansible_python_interpreter=sys.executable)
+                                   for host, variables in host_vars.items()}}}
     (workdir / "inventory.yml").write_text(yaml.safe_dump(inventory))
     if playbook is None:
         play = {"name": "test", "hosts": "all", "gather_facts": gather_facts, "tasks": tasks}
