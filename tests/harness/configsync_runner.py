@@ -107,7 +107,8 @@ def configsync_binary(name):
         ldflags += " " + METRICS_OFF_LDFLAG
     source = configsync_source_dir()
     vendor = ["-mod=vendor"] if (source / "vendor").is_dir() else []
-    partial = target.with_name(name + ".partial")
+    # A name of this process's own: two test sessions may build at once; the rename is atomic.
+    partial = target.with_name("{0}.partial-{1}".format(name, os.getpid()))
     target.parent.mkdir(parents=True, exist_ok=True)
     build = subprocess.run(["go", "build", "-trimpath", "-ldflags", ldflags] + vendor + ["-o", str(partial), "./cmd/" + name],
                            cwd=str(source), env=dict(os.environ, CGO_ENABLED="0"), capture_output=True, text=True, check=False)
