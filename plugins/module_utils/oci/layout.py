@@ -18,7 +18,6 @@ import os
 import posixpath
 import stat
 import struct
-import tarfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +41,7 @@ _COPY_BUFFER = 1024 * 1024
 GZIP_BLOCK = 1024 * 1024
 _DEFLATE_WINDOW = 32 * 1024
 _SAMPLE = 16 * 1024
+_HASH_QUEUE = 4
 # gzip header: magic, deflate, no flags (no name, no comment), mtime 0, no extra flags, OS "unknown".
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
@@ -212,20 +212,50 @@ def _merge(entries, entry, source):
 
 
 class _HashingWriter(object):
-    """A write-only stream that hashes and counts what passes through to ``target``."""
+    """A write-only stream that hashes and counts what passes through to ``target``.
 
-    def __init__(self, target):
+    With ``background``, hashing and the write to ``target`` run in order on one thread of their own (sha256 and
+    file writes release the GIL), at most _HASH_QUEUE pieces behind; call ``drain`` before reading ``digest``.
+    """
+
+    def __init__(self, target, background=False):
         self.target = target
         self.hash = hashlib.sha256()
         self.size = 0
+        self.executor = ThreadPoolExecutor(1) if background else None
+        self.in_flight = collections.deque()
+
+    def _consume(self, data):
+        self.hash.update(data)
+        self.target.write(data)
 
     def write(self, data):
-        self.hash.update(data)
         self.size += len(data)
-        self.target.write(data)
+        if self.executor is None:
+            self._consume(data)
+        else:
+            self.in_flight.append(self.executor.submit(self._consume, data))
+            while len(self.in_flight) > _HASH_QUEUE:
+                self.in_flight.popleft().result()
         return len(data)
 
+    def drain(self):
+        while self.in_flight:
+            self.in_flight.popleft().result()
+        if self.executor is not None:
+            self.executor.shutdown()
+            self.executor = None
+
+    def abort(self):
+        for future in self.in_flight:
+            future.cancel()
+        self.in_flight.clear()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+            self.executor = None
+
     def flush(self):
+        self.drain()
         self.target.flush()
 
     def tell(self):
@@ -237,6 +267,7 @@ class _HashingWriter(object):
 
 
 def _tar_info(entry, mtime):
+    import tarfile
     info = tarfile.TarInfo(entry.name)
     info.mtime = int(mtime)
     info.uid = info.gid = 0
@@ -250,19 +281,111 @@ def _tar_info(entry, mtime):
     return info
 
 
-class _SizedReader(object):
-    """Reads exactly the size recorded in the tar header, failing loudly if the file changed while packaging."""
+_BLOCK = 512
+_RECORD = 20 * _BLOCK
+_ZERO_BLOCK = bytes(_BLOCK)
+# After the link name: magic "ustar\0" version "00", empty uname/gname, no device numbers, empty prefix, padding.
+_USTAR_TAIL = b"ustar\x0000" + bytes(_BLOCK - 257 - 8)
+_USTAR_IDS = b"0000000\x00" * 2  # uid, gid 0
+_MAX_OCTAL_11 = 8 ** 11
+_TYPES = {"file": b"0", "dir": b"5", "symlink": b"2"}
+_MODES = {"dir": 0o755, "symlink": 0o777}
 
-    def __init__(self, stream, size, path):
-        self.stream, self.left, self.path = stream, size, path
 
-    def read(self, count=-1):
-        count = self.left if count is None or count < 0 else min(count, self.left)
-        data = self.stream.read(count)
-        if len(data) < count:
-            raise PackagingError("src file %s shrank while it was being packaged" % self.path)
-        self.left -= len(data)
-        return data
+def _ascii_field(text, length):
+    """``text`` NUL-padded to ``length`` bytes, or None when a plain ustar field cannot hold it."""
+    if len(text) > length:
+        return None
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return raw + bytes(length - len(raw))
+
+
+def tar_header(entry, mtime, size=0):
+    """The tar header block(s) for ``entry``: plain ustar bytes built here for the common case (ASCII names of at
+    most 100 bytes, sizes and times that fit 11 octal digits), else Python's tarfile PAX header (a ``path``,
+    ``linkpath`` or ``size`` record, never time records). Both give the bytes tarfile's PAX format writes."""
+    mtime = int(mtime)
+    name = entry.name + "/" if entry.kind == "dir" else entry.name
+    name_field = _ascii_field(name, 100)
+    link_field = _ascii_field(entry.link_target or "", 100)
+    if name_field is None or link_field is None or not 0 <= size < _MAX_OCTAL_11 or not 0 <= mtime < _MAX_OCTAL_11:
+        import tarfile
+        info = _tar_info(entry, mtime)
+        info.size = size
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    mode = _MODES.get(entry.kind) or (0o755 if entry.executable else 0o644)
+    head = b"%s%07o\x00%s%011o\x00%011o\x00" % (name_field, mode, _USTAR_IDS, size, mtime)
+    tail = _TYPES[entry.kind] + link_field + _USTAR_TAIL
+    # The checksum counts its own 8-byte field as spaces (256).
+    return b"%s%06o\x00 %s" % (head, sum(head) + sum(tail) + 256, tail)
+
+
+def _read_exactly(fd, size, path):
+    """``size`` bytes of an open file (size as recorded in its header); fail loudly if the file shrank meanwhile."""
+    data = os.read(fd, size)
+    while len(data) < size:
+        more = os.read(fd, size - len(data))
+        if not more:
+            raise PackagingError("src file %s shrank while it was being packaged" % path)
+        data += more
+    return data
+
+
+def write_tar(entries, sink, mtime=0):
+    """Write the deterministic tar of ``entries`` to ``sink`` (a ``write`` callable) in pieces of about 1 MiB.
+
+    Small files are read whole (at most _COPY_BUFFER at a time) into one buffer with their headers, so thousands of
+    files make a few hundred writes downstream; a larger file streams in _COPY_BUFFER reads. A file is stored with
+    the size it has when it is opened; it must not shrink before it is read.
+    """
+    buffer = bytearray()
+    offset = 0
+    for entry in entries:
+        if entry.kind != "file":
+            buffer += tar_header(entry, mtime)
+            continue
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(entry.local_path, flags)
+        except OSError as exc:
+            raise PackagingError("src file %s cannot be read: %s" % (entry.local_path, exc.strerror or exc))
+        try:
+            size = os.fstat(fd).st_size
+            buffer += tar_header(entry, mtime, size)
+            left = size
+            while left > 0:
+                data = _read_exactly(fd, min(left, _COPY_BUFFER), entry.local_path)
+                left -= len(data)
+                if len(data) == _COPY_BUFFER:
+                    # A large file: its blocks go downstream as read, without a copy into the buffer.
+                    offset += len(buffer) + len(data)
+                    sink(bytes(buffer))
+                    sink(data)
+                    buffer.clear()
+                    continue
+                buffer += data
+                if len(buffer) >= _COPY_BUFFER:
+                    offset += len(buffer)
+                    sink(bytes(buffer))
+                    buffer.clear()
+        finally:
+            os.close(fd)
+        if size % _BLOCK:
+            buffer += bytes(_BLOCK - size % _BLOCK)
+        if len(buffer) >= _COPY_BUFFER:
+            offset += len(buffer)
+            sink(bytes(buffer))
+            buffer.clear()
+    # End of archive: two zero blocks, then zeros up to a whole record (20 blocks), as tarfile writes it.
+    buffer += _ZERO_BLOCK * 2
+    total = offset + len(buffer)
+    if total % _RECORD:
+        buffer += bytes(_RECORD - total % _RECORD)
+    sink(bytes(buffer))
+    return total + (_RECORD - total % _RECORD) % _RECORD
 
 
 def _compresses(block):
@@ -340,26 +463,22 @@ class _BlockGzipWriter(object):
 
 def write_layer(entries, out_stream, mtime=0, compression_level=6, workers=None):
     """Stream the tar+gzip of ``entries`` into ``out_stream``; return (diff_id, digest, compressed size, tar size)."""
-    compressed = _HashingWriter(out_stream)
-    gzip_stream = _BlockGzipWriter(compressed, compression_level, workers)
-    uncompressed = _HashingWriter(gzip_stream)
-    # Mode "w" writes headers and file blocks straight through (the stream mode "w|" re-buffers every write by
-    # concatenating bytes, which costs more than the compression for thousands of small files).
-    tar = tarfile.TarFile(fileobj=uncompressed, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_COPY_BUFFER)
+    compressed = _HashingWriter(out_stream, background=True)
     try:
-        for entry in entries:
-            info = _tar_info(entry, mtime)
-            if entry.kind == "file":
-                with open(entry.local_path, "rb") as stream:
-                    size = os.fstat(stream.fileno()).st_size
-                    info.size = size
-                    tar.addfile(info, _SizedReader(stream, size, entry.local_path))
-            else:
-                tar.addfile(info)
-        tar.close()
-        gzip_stream.close()
+        gzip_stream = _BlockGzipWriter(compressed, compression_level, workers)
     except BaseException:
+        compressed.abort()
+        raise
+    uncompressed = _HashingWriter(gzip_stream, background=True)
+    try:
+        write_tar(entries, uncompressed.write, mtime)
+        uncompressed.drain()
+        gzip_stream.close()
+        compressed.drain()
+    except BaseException:
+        uncompressed.abort()
         gzip_stream.abort()
+        compressed.abort()
         raise
     out_stream.flush()
     return uncompressed.digest, compressed.digest, compressed.size, uncompressed.size

@@ -298,3 +298,66 @@ def test_incompressible_blocks_are_stored_and_text_still_compresses(tmp_path):
         dummy_diff_id, dummy_digest, size, tar_size = layout.write_layer(layout.collect_entries([str(tree)]), out)
         assert size < tar_size * bound
         assert gzip.decompress(out.getvalue())[512:512 + 16] == ((tree / "blob.bin").read_bytes()[:16] if tree == noise else b"kind: ConfigMap\n")
+
+
+def _tarfile_reference(entries, mtime):
+    """The tar Python's tarfile writes for ``entries`` (PAX format), as the module wrote it before ustar headers were built directly."""
+    out = io.BytesIO()
+    with tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+        for entry in entries:
+            info = layout._tar_info(entry, mtime)
+            if entry.kind == "file":
+                with open(entry.local_path, "rb") as stream:
+                    info.size = os.fstat(stream.fileno()).st_size
+                    tar.addfile(info, stream)
+            else:
+                tar.addfile(info)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mtime", [0, 1700000000, 8 ** 11 + 5])
+def test_direct_ustar_headers_equal_tarfile_pax_output(tmp_path, mtime):
+    tree = tmp_path / "tree"
+    long_dir = tree / ("d" * 60) / ("e" * 50)
+    long_dir.mkdir(parents=True)
+    (long_dir / "long-name.yaml").write_text("x: 1\n")
+    (tree / "exactly").mkdir()
+    (tree / "exactly" / ("n" * (100 - len("exactly/")))).write_text("100 bytes of name\n")
+    (tree / "caf\u00e9.yaml").write_text("non-ascii name\n")
+    (tree / "empty.yaml").write_text("")
+    (tree / "block.bin").write_bytes(b"b" * 512)
+    (tree / "big.bin").write_bytes(os.urandom(layout._COPY_BUFFER * 2 + 123))
+    (tree / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(str(tree / "run.sh"), 0o700)
+    (tree / "empty-dir").mkdir()
+    os.symlink("empty.yaml", str(tree / "link"))
+    os.symlink("../" + "x" * 40 + "/../" + "y" * 60 + "/../empty.yaml", str(tree / "exactly" / "long-link"))
+    entries = layout.collect_entries([str(tree)])
+    out = io.BytesIO()
+    size = layout.write_tar(entries, out.write, mtime)
+    data = out.getvalue()
+    assert size == len(data) and len(data) % (20 * 512) == 0
+    assert data == _tarfile_reference(entries, mtime)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == [e.name for e in entries]
+    assert all(m.mtime == mtime and m.uid == 0 and m.gid == 0 and m.uname == "" and m.gname == "" for m in members)
+    if mtime < 8 ** 11:  # a later time (year 4147 on) only fits a PAX record, as with tarfile
+        assert all(set(m.pax_headers) <= {"path", "linkpath"} for m in members)
+
+
+def test_file_that_shrinks_while_packaging_is_refused(tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.yaml").write_text("a" * 1000)
+    entries = layout.collect_entries([str(tree)])
+    real_read = os.read
+    monkeypatch.setattr(layout.os, "read", lambda fd, count: real_read(fd, count)[:10])
+    with pytest.raises(layout.PackagingError, match="shrank"):
+        layout.write_tar(entries, io.BytesIO().write)
+    # Short reads of a file that still has its bytes are completed.
+    monkeypatch.setattr(layout.os, "read", lambda fd, count: real_read(fd, min(count, 7)))
+    out = io.BytesIO()
+    layout.write_tar(entries, out.write)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        assert tar.extractfile("a.yaml").read() == b"a" * 1000
