@@ -35,6 +35,7 @@ DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1"
 TITLE_ANNOTATION = "org.opencontainers.image.title"
 EMPTY_JSON = b"{}"
 DEFAULT_EXCLUDE = (".git",)
+_DEFAULT_EXCLUDE_LIST = list(DEFAULT_EXCLUDE)
 _COPY_BUFFER = 1024 * 1024
 # The gzip stream is deflated in blocks of this many input bytes, each primed with the 32 KiB before it (as pigz
 # does), so blocks compress on all cores while the output depends only on the input and the level.
@@ -86,6 +87,8 @@ class Entry(object):
 def is_excluded(name, patterns):
     """True when a shell pattern matches the entry's base name or its whole path inside the image."""
     base_name = name.rsplit("/", 1)[-1]
+    if patterns == _DEFAULT_EXCLUDE_LIST:
+        return base_name == ".git" or name == ".git"
     return any(fnmatch.fnmatchcase(base_name, p) or fnmatch.fnmatchcase(name, p.rstrip("/")) for p in patterns)
 
 
@@ -129,21 +132,41 @@ def _entry_for(local_path, name, tree_root, real_root):
 
 
 def _walk(directory, prefix, tree_root, real_root, exclude):
-    """Yield entries below ``directory`` (not following directory symlinks), names prefixed by ``prefix``."""
+    """Yield entries below ``directory`` (not following directory symlinks), names prefixed by ``prefix``.
+
+    Regular files and directories are told apart by the directory listing's file type (no stat); a file's size and
+    execute bits are read when it is opened for the tar. Anything else goes through ``_entry_for``.
+    """
     try:
-        children = sorted(os.listdir(directory))
+        with os.scandir(directory) as listing:
+            children = sorted(listing, key=lambda child: child.name)
     except OSError as exc:
         raise PackagingError("src directory %s cannot be listed: %s" % (directory, exc.strerror or exc))
     for child in children:
-        name = prefix + child if not prefix else prefix + "/" + child
+        name = prefix + "/" + child.name if prefix else child.name
         name = name.lstrip("/")
         if is_excluded(name, exclude):
             continue
-        local_path = os.path.join(directory, child)
-        entry = _entry_for(local_path, name, tree_root, real_root)
+        local_path = child.path
+        try:
+            kind = "file" if child.is_file(follow_symlinks=False) else "dir" if child.is_dir(follow_symlinks=False) else None
+        except OSError:
+            kind = None
+        if kind == "file" and _is_utf8(name) and os.access(local_path, os.R_OK):
+            yield Entry(name, "file", local_path)
+            continue
+        entry = Entry(name, "dir", local_path) if kind == "dir" and _is_utf8(name) else _entry_for(local_path, name, tree_root, real_root)
         yield entry
         if entry.kind == "dir":
             yield from _walk(local_path, name, tree_root, real_root, exclude)
+
+
+def _is_utf8(name):
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _source_path(source, base):
@@ -306,7 +329,8 @@ def _ascii_field(text, length):
 def tar_header(entry, mtime, size=0):
     """The tar header block(s) for ``entry``: plain ustar bytes built here for the common case (ASCII names of at
     most 100 bytes, sizes and times that fit 11 octal digits), else Python's tarfile PAX header (a ``path``,
-    ``linkpath`` or ``size`` record, never time records). Both give the bytes tarfile's PAX format writes."""
+    ``linkpath`` or ``size`` record; an ``mtime`` record only for a time past the year 4147). Both give the bytes
+    tarfile's PAX format writes."""
     mtime = int(mtime)
     name = entry.name + "/" if entry.kind == "dir" else entry.name
     name_field = _ascii_field(name, 100)
@@ -353,7 +377,11 @@ def write_tar(entries, sink, mtime=0):
         except OSError as exc:
             raise PackagingError("src file %s cannot be read: %s" % (entry.local_path, exc.strerror or exc))
         try:
-            size = os.fstat(fd).st_size
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise PackagingError("src %s is no longer a regular file" % entry.local_path)
+            size = info.st_size
+            entry.executable = bool(info.st_mode & 0o111)
             buffer += tar_header(entry, mtime, size)
             left = size
             while left > 0:
@@ -401,9 +429,26 @@ def _compresses(block):
     return len(zlib.compress(samples, 1)) < 0.97 * len(samples)
 
 
+_STORED_MAX = 0xFFFF
+
+
+def _stored_block(block, last):
+    """``block`` as raw deflate "stored" blocks of at most 65535 bytes (byte-aligned, so the next block can follow
+    directly): what level 0 gives, without zlib copying the bytes through its window first."""
+    pieces = []
+    view = memoryview(block)
+    starts = range(0, len(block), _STORED_MAX) if block else [0]
+    for start in starts:
+        piece = view[start:start + _STORED_MAX]
+        final = last and start + _STORED_MAX >= len(block)
+        pieces.append(struct.pack("<BHH", 1 if final else 0, len(piece), len(piece) ^ 0xFFFF))
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def _deflate_block(block, dictionary, level, last):
-    if level and not _compresses(block):
-        level = 0
+    if not level or not _compresses(block):
+        return _stored_block(block, last)
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else []))
     # A sync flush ends the block on a byte boundary so the next block's output can follow it directly.
     return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)

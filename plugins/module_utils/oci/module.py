@@ -6,6 +6,7 @@ __metaclass__ = type
 
 import os
 import re
+import threading
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -15,9 +16,10 @@ from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
 )
 from ansible_collections.configsync.oci.plugins.module_utils.oci.push import push, push_result
 from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import ReferenceError, parse_reference, validate_tag
-from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import (
-    DEFAULT_CHUNK_SIZE, HAS_REQUESTS, REQUEST_ERRORS, RegistryClient, RegistryError,
-)
+
+# registry.DEFAULT_CHUNK_SIZE; the registry client (and requests, about 50 ms of imports) loads on a thread while the
+# main thread packages, see _load_registry.
+DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 
 OCI_PUSH_ARGSPEC = dict(
     src=dict(type="list", elements="path", required=True),
@@ -138,21 +140,45 @@ def _google_token(module):
     return token
 
 
-def _client(module, reference):
+def _load_registry():
+    """Start importing the registry module on a thread; the returned function waits for it and returns it."""
+    loaded = {}
+
+    def load():
+        try:
+            from ansible_collections.configsync.oci.plugins.module_utils.oci import registry
+            loaded["module"] = registry
+        except BaseException as exc:  # re-raised in the main thread by wait()
+            loaded["error"] = exc
+
+    thread = threading.Thread(target=load, name="oci-registry-import")
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in loaded:
+            raise loaded["error"]
+        return loaded["module"]
+    return wait
+
+
+def _client(module, reference, registry):
     params = module.params
     credentials = RegistryCredentials(reference.host, params["username"], params["password"], params["docker_config"],
                                       google_token=_google_token(module), google_auth=params["google_auth"])
-    client = RegistryClient(reference.host, credentials, validate_certs=params["validate_certs"], ca_cert=params["ca_cert"],
-                            insecure=params["insecure"], timeout=params["timeout"], retries=params["retries"],
-                            chunk_size=params["chunk_size"])
+    client = registry.RegistryClient(reference.host, credentials, validate_certs=params["validate_certs"], ca_cert=params["ca_cert"],
+                                     insecure=params["insecure"], timeout=params["timeout"], retries=params["retries"],
+                                     chunk_size=params["chunk_size"])
     return client, credentials
 
 
 def run(module):
     """Everything ``oci_push`` does; exits through exit_json / fail_json."""
     params = module.params
-    if not HAS_REQUESTS:
+    import importlib.util
+    if importlib.util.find_spec("requests") is None:
         module.fail_json(msg=missing_required_lib("requests"))
+    wait_for_registry = _load_registry()
     try:
         reference, tags, manifest_type = _check_options(params)
         mount_from = _mount_sources(reference, params["mount_from"])
@@ -168,12 +194,15 @@ def run(module):
             artifact_type=params["artifact_type"], layer_title=title)
     except (layout.PackagingError, IOError, OSError) as exc:
         module.fail_json(msg="packaging src failed: %s" % exc)
-    client, credentials = _client(module, reference)
+    registry = wait_for_registry()
+    if not registry.HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"))
+    client, credentials = _client(module, reference, registry)
     try:
         plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)
-    except (RegistryError, RegistryAuthError) as exc:
+    except (registry.RegistryError, RegistryAuthError) as exc:
         module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
-    except REQUEST_ERRORS + (IOError, OSError) as exc:  # requests' own errors (TLS to a token realm, bad URLs), local I/O
+    except registry.REQUEST_ERRORS + (IOError, OSError) as exc:  # requests' own errors (TLS to a token realm, bad URLs), local I/O
         module.fail_json(msg=redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference),
                          digest=package.digest)
     finally:

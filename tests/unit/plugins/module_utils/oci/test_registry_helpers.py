@@ -19,3 +19,10 @@ def test_with_query_keeps_registry_state():
 ])
 def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
+
+
+def test_module_chunk_size_default_is_the_registry_one():
+    # module.py keeps its own copy so that it need not import the registry client (and requests) up front.
+    from ansible_collections.configsync.oci.plugins.module_utils.oci import module, registry
+    assert module.DEFAULT_CHUNK_SIZE == registry.DEFAULT_CHUNK_SIZE
+    assert module._load_registry()() is registry
