@@ -12,13 +12,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 class ConfigSyncModule(AnsibleModule):
     """AnsibleModule plus the collection's shared option groups.
 
-    ``auth_argspecs`` are merged under the module's own argument spec (e.g. ``gcp.GCP_AUTH_ARGSPEC``), so a module's
+    ``shared_argspecs`` are merged under the module's own argument spec (e.g. ``gcp.GCP_AUTH_ARGSPEC``), so a module's
     ``main()`` only declares what is its own.
     """
 
-    def __init__(self, argument_spec, auth_argspecs=(), **kwargs):
+    def __init__(self, argument_spec, shared_argspecs=(), **kwargs):
         merged = {}
-        for spec in auth_argspecs:
+        for spec in shared_argspecs:
             merged.update(spec)
         merged.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)

@@ -238,6 +238,13 @@ def is_not_found(exc):
     return http_status(exc) == 404
 
 
+def failure_message(exc, what):
+    """The fail_json message for an error from ``api_errors()``: our own message as is, an API error as ``WHAT: CODE STATUS message``."""
+    if isinstance(exc, GcpError):
+        return str(exc)
+    return "%s: %s" % (what, describe_error(exc))
+
+
 def describe_error(exc):
     """A one-line message for a google-api-core or googleapiclient error: code, status and Google's own message."""
     code = getattr(exc, "code", None)

@@ -20,6 +20,14 @@ import time
 
 from ansible_collections.configsync.oci.plugins.module_utils import gcp
 
+# The options every binding module takes besides the resource (doc fragment configsync.oci.iam_binding).
+BINDING_ARGSPEC = dict(
+    role=dict(type="str", required=True),
+    members=dict(type="list", elements="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    exclusive=dict(type="bool", default=False),
+)
+
 # IAM principal identifiers (https://cloud.google.com/iam/docs/principal-identifiers).
 MEMBER_PREFIXES = ("serviceAccount:", "user:", "group:", "domain:", "principal:", "principalSet:")
 MEMBERS_WITHOUT_PREFIX = ("allUsers", "allAuthenticatedUsers")

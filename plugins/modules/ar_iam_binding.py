@@ -18,6 +18,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
+  - configsync.oci.iam_binding
   - configsync.oci.attributes
   - configsync.oci.attributes.ACTIONS
 options:
@@ -31,33 +32,6 @@ options:
       - The repository ID.
     type: str
     required: true
-  role:
-    description:
-      - The role, as V(roles/NAME), V(projects/PROJECT/roles/NAME) or V(organizations/ORG/roles/NAME),
-        for example V(roles/artifactregistry.reader).
-    type: str
-    required: true
-  members:
-    description:
-      - Principals, each with its type prefix (C(serviceAccount:), C(user:), C(group:), C(domain:), C(principal:),
-        C(principalSet:)), or C(allUsers) / C(allAuthenticatedUsers).
-      - For Config Sync's reconciler through Workload Identity use the
-        C(configsync.oci.workload_identity_member) filter.
-    type: list
-    elements: str
-    required: true
-  state:
-    description:
-      - V(present) adds the members to the role, V(absent) removes them.
-    type: str
-    choices: [present, absent]
-    default: present
-  exclusive:
-    description:
-      - With O(state=present), make the role's (unconditional) members exactly O(members), removing any others.
-        An empty O(members) then removes the role's binding.
-    type: bool
-    default: false
 notes:
   - Uses C(getIamPolicy) with requested policy version 3 and C(setIamPolicy) of the Artifact Registry API v1.
 requirements:
@@ -138,12 +112,8 @@ def main():
         argument_spec=dict(
             location=dict(type="str", required=True),
             repository=dict(type="str", required=True),
-            role=dict(type="str", required=True),
-            members=dict(type="list", elements="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            exclusive=dict(type="bool", default=False),
         ),
-        auth_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
     params = module.params
@@ -155,7 +125,7 @@ def main():
         store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)
         result = iam.ensure_binding(params, store, module.check_mode)
     except gcp.api_errors() as exc:
-        module.fail_json(msg=str(exc) if isinstance(exc, gcp.GcpError) else gcp.describe_error(exc))
+        module.fail_json(msg=gcp.failure_message(exc, "IAM request failed"))
     module.exit_json(**result)
 
 

@@ -252,7 +252,7 @@ def main():
             force=dict(type="bool", default=False),
             timeout=dict(type="int", default=300),
         ),
-        auth_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
     try:
@@ -261,14 +261,8 @@ def main():
         api = artifact_registry.ArtifactRegistryApi(artifact_registry.client(module.params), timeout=module.params["timeout"])
         result = artifact_registry.ensure_repository(module.params, api, module.check_mode)
     except gcp.api_errors() as exc:
-        module.fail_json(msg=_message(exc))
+        module.fail_json(msg=gcp.failure_message(exc, "Artifact Registry request failed"))
     module.exit_json(**result)
-
-
-def _message(exc):
-    if isinstance(exc, gcp.GcpError):
-        return str(exc)
-    return "Artifact Registry request failed: %s" % gcp.describe_error(exc)
 
 
 if __name__ == "__main__":

@@ -427,7 +427,7 @@ def main():
         wait_timeout=dict(type="int", default=300),
         expected_digest=dict(type="str"),
     )
-    module = ConfigSyncModule(argument_spec, auth_argspecs=(k8s.K8S_AUTH_ARGSPEC,),
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(k8s.K8S_AUTH_ARGSPEC,),
                               required_if=[("state", "present", ["image"])])
     try:
         result = run(module)

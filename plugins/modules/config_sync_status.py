@@ -211,7 +211,7 @@ def main():
         namespace=dict(type="str"),
         resources=dict(type="bool", default=True),
     )
-    module = ConfigSyncModule(argument_spec, auth_argspecs=(k8s.K8S_AUTH_ARGSPEC,))
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(k8s.K8S_AUTH_ARGSPEC,))
     try:
         module.exit_json(**cluster_status(k8s.client_from_params(module.params), module.params))
     except k8s.KubernetesError as exc:

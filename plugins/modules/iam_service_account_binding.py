@@ -19,6 +19,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
+  - configsync.oci.iam_binding
   - configsync.oci.attributes
   - configsync.oci.attributes.ACTIONS
 options:
@@ -29,30 +30,6 @@ options:
         for other accounts (the Compute Engine default account, a unique ID) it is O(project) when set, else IAM finds it.
     type: str
     required: true
-  role:
-    description:
-      - The role, as V(roles/NAME), V(projects/PROJECT/roles/NAME) or V(organizations/ORG/roles/NAME),
-        for example V(roles/iam.workloadIdentityUser).
-    type: str
-    required: true
-  members:
-    description:
-      - Principals, each with its type prefix (C(serviceAccount:), C(user:), C(group:), C(domain:), C(principal:),
-        C(principalSet:)), or C(allUsers) / C(allAuthenticatedUsers).
-    type: list
-    elements: str
-    required: true
-  state:
-    description:
-      - V(present) adds the members to the role, V(absent) removes them.
-    type: str
-    choices: [present, absent]
-    default: present
-  exclusive:
-    description:
-      - With O(state=present), make the role's (unconditional) members exactly O(members), removing any others.
-    type: bool
-    default: false
 notes:
   - Uses the IAM API v1 (C(projects.serviceAccounts.getIamPolicy) / C(setIamPolicy)) through the discovery document shipped
     with C(google-api-python-client); nothing is downloaded at run time.
@@ -123,12 +100,8 @@ def main():
     module = ConfigSyncModule(
         argument_spec=dict(
             service_account=dict(type="str", required=True),
-            role=dict(type="str", required=True),
-            members=dict(type="list", elements="str", required=True),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            exclusive=dict(type="bool", default=False),
         ),
-        auth_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("googleapiclient.discovery", "google-api-python-client")
     params = module.params
@@ -139,7 +112,7 @@ def main():
         store = iam.ServiceAccountPolicyStore(iam.iam_service(params), resource)
         result = iam.ensure_binding(params, store, module.check_mode)
     except gcp.api_errors() as exc:
-        module.fail_json(msg=str(exc) if isinstance(exc, gcp.GcpError) else gcp.describe_error(exc))
+        module.fail_json(msg=gcp.failure_message(exc, "IAM request failed"))
     module.exit_json(**result)
 
 

@@ -264,7 +264,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.oci.module import O
 
 
 def main():
-    module = ConfigSyncModule(argument_spec=OCI_PUSH_ARGSPEC, auth_argspecs=(GCP_AUTH_ARGSPEC,))
+    module = ConfigSyncModule(argument_spec=OCI_PUSH_ARGSPEC, shared_argspecs=(GCP_AUTH_ARGSPEC,))
     run(module)
 
 

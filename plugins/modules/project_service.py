@@ -91,7 +91,7 @@ def main():
             check_if_service_has_usage=dict(type="str", choices=["skip", "check"], default="skip"),
             timeout=dict(type="int", default=300),
         ),
-        auth_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.service_usage_v1", "google-cloud-service-usage")
     params = module.params
@@ -101,7 +101,7 @@ def main():
         api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
         result = service_usage.ensure_service(params, api, module.check_mode)
     except gcp.api_errors() as exc:
-        module.fail_json(msg=str(exc) if isinstance(exc, gcp.GcpError) else "Service Usage request failed: %s" % gcp.describe_error(exc))
+        module.fail_json(msg=gcp.failure_message(exc, "Service Usage request failed"))
     module.exit_json(**result)
 
 

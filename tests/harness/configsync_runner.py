@@ -1,8 +1,8 @@
 """Real Config Sync, out of cluster, against the test control plane: reconciler-manager, reconcilers, resource-group.
 
-A Config Sync install runs three controllers. This module runs all three as local processes built from the pinned
-Config Sync source, and plays only the parts a cluster provides around them (no kubelet, no Deployment controller
-run here):
+A Config Sync install runs three controllers. This module runs all three as local processes built by
+scripts/build-tools from the pinned Config Sync module, and plays only the parts a cluster provides around them
+(no kubelet, no Deployment controller run here):
 
 * ``reconciler-manager`` (real): turns each RootSync/RepoSync into the reconciler KSA, RBAC bindings and a reconciler
   Deployment, and writes the sync object's ``observedGeneration`` and ``Reconciling``/``Stalled`` conditions.
@@ -35,14 +35,13 @@ import yaml
 
 from harness import tools
 from harness.controlplane import ServerProcess
-from harness.paths import CACHE
 
 CONFIG_SYNC_NAMESPACE = "config-management-system"
 API_GROUP = "configsync.gke.io"
 SYNC_RESOURCES = {"RootSync": "rootsyncs", "RepoSync": "reposyncs"}
 RELEASE_IMAGE_REGISTRY = "gcr.io/config-management-release"
 RECONCILER_DEPLOYMENTS = "/apis/apps/v1/namespaces/{0}/deployments".format(CONFIG_SYNC_NAMESPACE)
-RECONCILER_TEMPLATE = ("manifests", "templates", "reconciler-manager-configmap.yaml")
+RECONCILER_TEMPLATE = "templates/reconciler-manager-configmap.yaml"
 # Objects of the release manifests that the controllers need: the reconcilers' ClusterRoles, and the
 # reconciler-manager's ServiceAccount with its cluster-admin binding.
 INSTALL_MANIFESTS = ("ns-reconciler-base-cluster-role.yaml", "ns-reconciler-cluster-scope-cluster-role.yaml",
@@ -50,20 +49,19 @@ INSTALL_MANIFESTS = ("ns-reconciler-base-cluster-role.yaml", "ns-reconciler-clus
 # The containers of the reconciler Pod that run here (by container name -> binary); the others (otel-agent, and
 # git-sync/helm-sync/hydration-controller, which the reconciler-manager drops for oci without rendering) do not.
 CONTAINER_BINARIES = {"oci-sync": "oci-sync", "reconciler": "reconciler"}
-# controller-runtime's metrics server listens on :8080 (all interfaces) unless the manager options say otherwise, and
-# neither the reconciler nor the reconciler-manager exposes a flag for it: two would fight over the port and break the
-# loopback-only rule. Switched off at link time in the harness's builds of those two.
-METRICS_OFF_LDFLAG = "-X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
 PR_SET_PDEATHSIG = 1
 GC_FINALIZERS = ("foregroundDeletion", "orphan")
 GC_COLLECTIONS = ("/api/v1/namespaces/{0}/serviceaccounts".format(CONFIG_SYNC_NAMESPACE),
                   "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
                   "/apis/kpt.dev/v1alpha1/resourcegroups")
-HARNESS_BUILDS = {"reconciler": True, "reconciler-manager": True, "resource-group": False}  # name -> metrics off at link
 
 
 class ConfigSyncRunnerError(RuntimeError):
     """Config Sync could not be set up; the message says what and where the logs are."""
+
+
+class ConfigSyncUnavailable(ConfigSyncRunnerError):
+    """Config Sync's binaries or manifests cannot be had on this machine (e.g. the module proxy refuses the module)."""
 
 
 # --- binaries and manifests ---------------------------------------------------------------------------------------
@@ -72,55 +70,29 @@ def configsync_version():
     return tools.versions()["CONFIGSYNC_VERSION"]
 
 
-def configsync_source_dir():
-    """A source tree of the pinned Config Sync tag: $CONFIGSYNC_SOURCE, build-tools' copy, or the Go module cache."""
-    version = configsync_version()
-    for candidate in (os.environ.get("CONFIGSYNC_SOURCE"), str(CACHE / "src" / "config-sync-v{0}".format(version))):
-        if candidate and (pathlib.Path(candidate) / "go.mod").is_file():
-            return pathlib.Path(candidate)
-    module = "{0}@v{1}".format(tools.versions()["CONFIGSYNC_MODULE"], version)
-    found = subprocess.run(["go", "mod", "download", "-json", module], cwd=str(CACHE), capture_output=True, text=True, check=False)
-    directory = json.loads(found.stdout or "{}").get("Dir")
-    if directory:
-        return pathlib.Path(directory)
-    raise ConfigSyncRunnerError("no Config Sync v{0} source tree: set CONFIGSYNC_SOURCE (see docs/harness.md)".format(version))
-
-
-def harness_binaries_dir():
-    """Where the harness's own builds go: $CONFIGSYNC_E2E_BINARIES (a cold-start measurement points it at an empty
-    folder) or <cache>/e2e."""
-    return pathlib.Path(os.environ.get("CONFIGSYNC_E2E_BINARIES") or CACHE / "e2e")
-
-
 def configsync_binary(name):
-    """Path of a Config Sync command. oci-sync and nomos come from scripts/build-tools unchanged; reconciler,
-    reconciler-manager and resource-group are built here from the same source (see METRICS_OFF_LDFLAG), once per
-    version into <cache>/e2e/. With build-tools' GOCACHE warm that is mostly linking: seconds."""
-    if name not in HARNESS_BUILDS:
+    """Path of a Config Sync command from scripts/build-tools (its Go module, pinned version; the reconciler and
+    reconciler-manager linked with their metrics listener off so they stay on loopback)."""
+    try:
         return tools.tool(name)
-    target = harness_binaries_dir() / "{0}-{1}".format(name, configsync_version()) / name
-    if target.is_file():
-        return target
-    tools.tool("oci-sync")  # makes sure build-tools has fetched the source and warmed the Go build cache
-    ldflags = "-s -w -X {0}/pkg/version.VERSION=v{1}".format(tools.versions()["CONFIGSYNC_MODULE"], configsync_version())
-    if HARNESS_BUILDS[name]:
-        ldflags += " " + METRICS_OFF_LDFLAG
-    source = configsync_source_dir()
-    vendor = ["-mod=vendor"] if (source / "vendor").is_dir() else []
-    # A name of this process's own: two test sessions may build at once; the rename is atomic.
-    partial = target.with_name("{0}.partial-{1}".format(name, os.getpid()))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = subprocess.run(["go", "build", "-trimpath", "-ldflags", ldflags] + vendor + ["-o", str(partial), "./cmd/" + name],
-                           cwd=str(source), env=dict(os.environ, CGO_ENABLED="0"), capture_output=True, text=True, check=False)
-    if build.returncode != 0:
-        raise ConfigSyncRunnerError("building {0} failed:\n{1}".format(name, build.stderr[-3000:]))
-    partial.rename(target)
-    return target
+    except tools.ToolUnavailable as error:
+        raise ConfigSyncUnavailable(str(error))
+
+
+def manifests_dir():
+    """Config Sync's manifests/ files that build-tools extracted from the module (CRDs, roles, templates)."""
+    directory = tools.crd_dir()
+    if not (directory / RECONCILER_TEMPLATE).is_file():
+        try:
+            tools.build("crds")
+        except tools.ToolUnavailable as error:
+            raise ConfigSyncUnavailable(str(error))
+    return directory
 
 
 def install_manifests():
-    """The release objects of INSTALL_MANIFESTS, read from the pinned source tree's manifests/."""
-    manifests = configsync_source_dir() / "manifests"
+    """The release objects of INSTALL_MANIFESTS, from the pinned module's manifests/."""
+    manifests = manifests_dir()
     objects = []
     for file_name in INSTALL_MANIFESTS:
         objects.extend(doc for doc in yaml.safe_load_all((manifests / file_name).read_text()) if doc)
@@ -129,7 +101,7 @@ def install_manifests():
 
 def reconciler_deployment_template(version):
     """manifests/templates/reconciler-manager-configmap.yaml, with the release's image names filled in."""
-    template = yaml.safe_load(configsync_source_dir().joinpath(*RECONCILER_TEMPLATE).read_text())
+    template = yaml.safe_load((manifests_dir() / RECONCILER_TEMPLATE).read_text())
     text = template["data"]["deployment.yaml"]
     for placeholder, image in (("RECONCILER_IMAGE_NAME", "reconciler"), ("OCI_SYNC_IMAGE_NAME", "oci-sync"),
                                ("HYDRATION_CONTROLLER_IMAGE_NAME", "hydration-controller"), ("GIT_SYNC_IMAGE_NAME", "git-sync"),
@@ -482,7 +454,7 @@ class ConfigSync:
 
     def start(self):
         began = time.monotonic()
-        for name in ("oci-sync", "nomos") + tuple(HARNESS_BUILDS):
+        for name in ("oci-sync", "nomos", "reconciler", "reconciler-manager", "resource-group"):
             configsync_binary(name)
         self.timings["binaries"] = round(time.monotonic() - began, 3)
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """pytest plugin: real Config Sync (reconciler-manager, reconcilers, resource-group controller) on the test control plane.
 
 Fixtures:
+    configsync_tool a function returning the path of a Config Sync command (``configsync_tool("oci-sync")``), skipping
+                    the test where it cannot be built (the Go module proxy may refuse the module).
     config_sync     session-scoped harness.configsync_runner.ConfigSync, started on first use and stopped at session
                     end. Every RootSync/RepoSync with ``sourceType: oci`` created on the control plane gets a real
                     reconciler. Logs: <basetemp>/configsync/logs/*.log, <basetemp>/configsync/pods/<reconciler>/logs/.
@@ -14,7 +16,8 @@ import time
 
 import pytest
 
-from harness.configsync_runner import ConfigSync, nomos_status
+from harness import tools
+from harness.configsync_runner import ConfigSync, ConfigSyncUnavailable, nomos_status
 
 TIMINGS = {}
 
@@ -23,7 +26,10 @@ TIMINGS = {}
 def config_sync(control_plane, configsync_crds, tmp_path_factory):  # pylint: disable=unused-argument
     began = time.monotonic()
     install = ConfigSync(control_plane, tmp_path_factory.getbasetemp() / "configsync")
-    install.start()
+    try:
+        install.start()
+    except ConfigSyncUnavailable as error:
+        pytest.skip("Config Sync is not available on this machine: {0}".format(str(error).splitlines()[-1]))
     TIMINGS["config_sync_start_seconds"] = round(time.monotonic() - began, 3)
     TIMINGS["config_sync_binaries_seconds"] = install.timings.get("binaries")
     TIMINGS["control_plane_start_seconds"] = control_plane.timings.get("total")
@@ -31,6 +37,17 @@ def config_sync(control_plane, configsync_crds, tmp_path_factory):  # pylint: di
         yield install
     finally:
         install.stop()
+
+
+@pytest.fixture
+def configsync_tool():
+    """``configsync_tool(name)``: the path of a Config Sync command, or skip the test where it cannot be built."""
+    def find(name):
+        try:
+            return tools.tool(name)
+        except tools.ToolUnavailable as error:
+            pytest.skip("Config Sync's {0} is not available on this machine: {1}".format(name, str(error).splitlines()[-1]))
+    return find
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ TOOL_VERSION_KEYS = {
     "nomos": "CONFIGSYNC_VERSION",
     "oci-sync": "CONFIGSYNC_VERSION",
     "reconciler": "CONFIGSYNC_VERSION",
+    "reconciler-manager": "CONFIGSYNC_VERSION",
+    "resource-group": "CONFIGSYNC_VERSION",
 }
 CRD_FILES = ("rootsync-crd.yaml", "reposync-crd.yaml", "resourcegroup-crd.yaml")
 # Written for this project from Config Sync's API reference, for machines where the release cannot be had.

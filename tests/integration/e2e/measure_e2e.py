@@ -13,7 +13,6 @@ with the reconciler-manager's default filesystem polling period (15s) and with 5
 """
 import argparse
 import json
-import os
 import pathlib
 import statistics
 import sys
@@ -88,7 +87,6 @@ def main():
         root = pathlib.Path(tmp)
         registry = Registry(root / "registry").start()
         try:
-            os.environ["CONFIGSYNC_E2E_BINARIES"] = str(root / "cold-binaries")
             for label in ("cold", "warm"):
                 plane, install, flow, timings = set_up(root / label, registry)
                 results["setup_" + label] = timings
