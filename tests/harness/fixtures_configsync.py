@@ -29,7 +29,7 @@ def config_sync(control_plane, configsync_crds, tmp_path_factory):  # pylint: di
     try:
         install.start()
     except ConfigSyncUnavailable as error:
-        pytest.skip("Config Sync is not available on this machine: {0}".format(str(error).splitlines()[-1]))
+        pytest.skip("Config Sync is not available on this machine: {0}".format(tools.reason(error)))
     TIMINGS["config_sync_start_seconds"] = round(time.monotonic() - began, 3)
     TIMINGS["config_sync_binaries_seconds"] = install.timings.get("binaries")
     TIMINGS["control_plane_start_seconds"] = control_plane.timings.get("total")
@@ -46,7 +46,7 @@ def configsync_tool():
         try:
             return tools.tool(name)
         except tools.ToolUnavailable as error:
-            pytest.skip("Config Sync's {0} is not available on this machine: {1}".format(name, str(error).splitlines()[-1]))
+            pytest.skip("Config Sync's {0} is not available on this machine: {1}".format(name, tools.reason(error)))
     return find
 
 

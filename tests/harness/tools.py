@@ -108,7 +108,14 @@ def crd_paths():
         stand_ins = [STAND_IN_CRD_DIR / name for name in CRD_FILES]
         if not all(path.is_file() for path in stand_ins):
             raise
-        return stand_ins, "stand-in CRDs from tests/harness/crds ({0})".format(str(error).splitlines()[-1])
+        return stand_ins, "stand-in CRDs from tests/harness/crds ({0})".format(reason(error))
+
+
+def reason(error):
+    """The line of a ToolUnavailable message that says why (build-tools' ERROR line), for skip reasons."""
+    lines = str(error).splitlines()
+    errors = [line.split("ERROR:", 1)[1].strip() for line in lines if "ERROR:" in line]
+    return errors[0] if errors else lines[-1]
 
 
 def build(*names):
