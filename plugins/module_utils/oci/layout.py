@@ -42,7 +42,7 @@ _COPY_BUFFER = 1024 * 1024
 GZIP_BLOCK = 1024 * 1024
 _DEFLATE_WINDOW = 32 * 1024
 _SAMPLE = 16 * 1024
-_HASH_QUEUE = 4
+_HASH_QUEUE = 2
 # gzip header: magic, deflate, no flags (no name, no comment), mtime 0, no extra flags, OS "unknown".
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
