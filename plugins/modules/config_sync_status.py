@@ -143,65 +143,8 @@ errors:
   elements: str
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import configsync as cs
-from ansible_collections.configsync.oci.plugins.module_utils import k8s
+from ansible_collections.configsync.oci.plugins.module_utils import k8s, sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
-
-
-def wanted_kinds(params):
-    if params["kind"]:
-        return [params["kind"]]
-    if params["namespace"] == cs.CONFIG_MANAGEMENT_SYSTEM:
-        return [cs.ROOT_SYNC_KIND]
-    if params["namespace"]:
-        return [cs.REPO_SYNC_KIND]
-    return [cs.ROOT_SYNC_KIND, cs.REPO_SYNC_KIND]
-
-
-def read_syncs(client, params):
-    syncs = []
-    for kind in wanted_kinds(params):
-        for item in k8s.list_optional(client, k8s.sync_collection(kind, params["namespace"])):
-            if not params["name"] or item["metadata"]["name"] == params["name"]:
-                item.setdefault("kind", kind)
-                syncs.append(item)
-    return syncs
-
-
-def read_resource_groups(client, params):
-    """All ResourceGroups at once (one request), by (namespace, name)."""
-    if not params["resources"]:
-        return None
-    path = k8s.collection_path("kpt.dev/v1alpha1", "resourcegroups", params["namespace"])
-    return {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in k8s.list_optional(client, path)}
-
-
-def cluster_status(client, params):
-    syncs = read_syncs(client, params)
-    groups = read_resource_groups(client, params)
-    supported = cs.syncing_condition_supported(k8s.config_management_version(client))
-    states, errors = [], []
-    for sync in syncs:
-        key = (sync["metadata"]["namespace"], sync["metadata"]["name"])
-        group = groups.get(key) if groups is not None else None
-        if groups is not None and group is None:
-            # nomos: "We always expect a ResourceGroup, even if we have no managed resources."
-            errors.append('resourcegroups.kpt.dev "%s" not found in namespace "%s"' % (key[1], key[0]))
-        states.append(cs.evaluate_sync_status(sync, group, syncing_condition_supported=supported))
-    states.sort(key=lambda s: (s["scope"], s["name"]))
-    if not states:
-        errors.append("No %s resources found" % " or ".join(wanted_kinds(params)))
-    summary = {status: 0 for status in (cs.SYNCED, cs.PENDING, cs.RECONCILING, cs.STALLED, cs.ERROR)}
-    for state in states:
-        summary[state["status"]] += 1
-    return {
-        "changed": False,
-        "server": client.server,
-        "syncs": states,
-        "summary": summary,
-        "synced": bool(states) and summary[cs.SYNCED] == len(states),
-        "errors": errors,
-    }
 
 
 def main():
@@ -213,7 +156,7 @@ def main():
     )
     module = ConfigSyncModule(argument_spec, shared_argspecs=(k8s.K8S_AUTH_ARGSPEC,))
     try:
-        module.exit_json(**cluster_status(k8s.client_from_params(module.params), module.params))
+        module.exit_json(**sync_service.cluster_status(k8s.client_from_params(module.params), module.params))
     except k8s.KubernetesError as exc:
         module.fail_json(msg=str(exc))
 
