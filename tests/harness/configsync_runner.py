@@ -21,12 +21,10 @@ template, and the ``reconciler-manager`` Deployment whose image tag carries the 
 Logs: ``<workdir>/logs/{reconciler-manager,resource-group}.log`` and
 ``<workdir>/pods/<reconciler>/logs/{oci-sync,reconciler}.log``. ``nomos_status()`` runs the real ``nomos status``.
 """
-import ctypes
 import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -34,7 +32,7 @@ import time
 import yaml
 
 from harness import tools
-from harness.controlplane import ServerProcess
+from harness.process import ServerProcess
 
 CONFIG_SYNC_NAMESPACE = "config-management-system"
 API_GROUP = "configsync.gke.io"
@@ -49,7 +47,6 @@ INSTALL_MANIFESTS = ("ns-reconciler-base-cluster-role.yaml", "ns-reconciler-clus
 # The containers of the reconciler Pod that run here (by container name -> binary); the others (otel-agent, and
 # git-sync/helm-sync/hydration-controller, which the reconciler-manager drops for oci without rendering) do not.
 CONTAINER_BINARIES = {"oci-sync": "oci-sync", "reconciler": "reconciler"}
-PR_SET_PDEATHSIG = 1
 GC_FINALIZERS = ("foregroundDeletion", "orphan")
 GC_COLLECTIONS = ("/api/v1/namespaces/{0}/serviceaccounts".format(CONFIG_SYNC_NAMESPACE),
                   "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
@@ -175,30 +172,17 @@ def impersonating_kubeconfig(admin_kubeconfig, path, service_account, namespace=
 
 
 class EnvServerProcess(ServerProcess):
-    """A ServerProcess with its own environment and working directory (the container's), restartable."""
+    """A ServerProcess with its own environment and working directory (the container's), restartable: each start is
+    numbered in its log."""
 
     def __init__(self, name, argv, log_file, env, cwd=None):
-        super().__init__(name, argv, log_file)
-        self.env = env
-        self.cwd = cwd
+        super().__init__(name, argv, log_file, env=env, cwd=cwd)
         self.restarts = -1
 
-    def start(self):
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+    def _announce(self, log):
         self.restarts += 1
-        with open(str(self.log_file), "ab") as log:
-            log.write("--- {0} start #{1}: {2}\n".format(time.strftime("%H:%M:%S"), self.restarts, " ".join(self.argv)).encode())
-            log.flush()
-            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                            cwd=str(self.cwd) if self.cwd else None, start_new_session=True,
-                                            preexec_fn=_terminate_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
-        return self
-
-
-def _terminate_with_parent():
-    """In the child before exec: SIGTERM when the thread that started it dies, so a crashed test run leaves no
-    Config Sync processes behind (the supervising threads live until stop())."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        log.write("--- {0} start #{1}: {2}\n".format(time.strftime("%H:%M:%S"), self.restarts, " ".join(self.argv)).encode())
+        log.flush()
 
 
 def base_env(home):

@@ -12,7 +12,6 @@ CLI for demos: ``python tests/harness/controlplane.py up --dir D`` prints the ku
 until SIGTERM/SIGINT; ``python tests/harness/controlplane.py down --dir D`` stops it.
 """
 import argparse
-import ctypes
 import datetime
 import ipaddress
 import json
@@ -20,8 +19,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 
@@ -37,29 +34,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from harness import tools  # noqa: E402  pylint: disable=wrong-import-position
+from harness.process import LOOPBACK, ServerProcess, free_port  # noqa: E402  pylint: disable=wrong-import-position
 
-LOOPBACK = "127.0.0.1"
 CONFIG_SYNC_NAMESPACE = "config-management-system"
 ADMIN_USER = "configsync-test-admin"
-PR_SET_PDEATHSIG = 1
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 class ControlPlaneError(RuntimeError):
     """The control plane did not come up; the message ends with the failing process's log tail."""
-
-
-def free_port():
-    """A TCP port on loopback that nothing listens on right now (the kernel picks it, like envtest's addr.Suggest)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent():
-    """Runs in the child before exec: if the Python process that started the server dies, the server gets SIGTERM."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _loopback_session():
@@ -154,46 +137,6 @@ class Pki:
     def _write_key(path, key):
         path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         path.chmod(0o600)
-
-
-class ServerProcess:
-    """One server binary started in its own session, output to a log file, stopped with SIGTERM then SIGKILL."""
-
-    def __init__(self, name, argv, log_file):
-        self.name = name
-        self.argv = [str(arg) for arg in argv]
-        self.log_file = pathlib.Path(log_file)
-        self.process = None
-
-    def start(self):
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(self.log_file), "ab") as log:
-            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True, preexec_fn=_die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
-        return self
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process else None
-
-    def running(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout=20):
-        if not self.running():
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-
-    def log_tail(self, lines=30):
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 class ControlPlane:

@@ -13,7 +13,6 @@ Every registry has ``host``, ``url``, ``username``, ``password``, ``ca_file``, `
 The request log is distribution's access log (Apache combined format, one line per request, whatever the status);
 the application log next to it is JSON (``log.formatter: json``) and is exposed as ``app_log()``.
 """
-import ctypes
 import datetime
 import ipaddress
 import json
@@ -21,8 +20,6 @@ import pathlib
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -34,8 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-LOOPBACK = "127.0.0.1"
-PR_SET_PDEATHSIG = 1
+from harness.process import LOOPBACK, ServerProcess, free_port
+
 REGISTRY_BINARY = "docker-registry"
 DEFAULT_USERNAME = "configsync-tester"
 MANIFEST_ACCEPT = ", ".join((
@@ -52,62 +49,6 @@ ACCESS_LOG_LINE = re.compile(r'^(?P<remote>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\
 
 class RegistryError(RuntimeError):
     """The registry did not come up; the message ends with its log tail."""
-
-
-def free_port():
-    """A loopback TCP port nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent():
-    """Runs in the child before exec: the registry gets SIGTERM if the test process dies, so none outlives a run."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class ServerProcess:
-    """A server binary in its own session, stdout and stderr appended to one log file."""
-
-    def __init__(self, argv, log_file):
-        self.argv = [str(arg) for arg in argv]
-        self.log_file = pathlib.Path(log_file)
-        self.process = None
-
-    def start(self):
-        with open(str(self.log_file), "ab") as log:
-            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                            start_new_session=True, preexec_fn=_die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
-        return self
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process else None
-
-    def running(self):
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout=20):
-        """SIGTERM, then SIGKILL if it lingers."""
-        if not self.running():
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-
-    def kill(self):
-        if self.running():
-            self.process.kill()
-            self.process.wait(10)
-
-    def log_tail(self, lines=30):
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 class CertificateAuthority:
@@ -274,7 +215,7 @@ class Registry:
         if not self.config_file.exists():
             self._write_config()
         self.ca_file = self.ca.ca_file if self.tls else None
-        self._process = ServerProcess([shutil.which(REGISTRY_BINARY) or REGISTRY_BINARY, "serve", self.config_file],
+        self._process = ServerProcess("docker-registry", [shutil.which(REGISTRY_BINARY) or REGISTRY_BINARY, "serve", self.config_file],
                                       self.log_file).start()
         self._wait_ready()
         return self

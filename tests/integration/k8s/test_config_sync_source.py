@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from harness.controlplane import free_port
+from harness.process import free_port
 
 # Status objects shaped as Config Sync writes them; shared with the status module's tests.
 from test_config_sync_status import (

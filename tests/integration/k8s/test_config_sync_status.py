@@ -217,7 +217,7 @@ def test_one_host_per_cluster_in_a_play(ansible, k8s_env, control_plane):
 
 
 def test_unreachable_cluster_is_named(ansible):
-    from harness.controlplane import free_port
+    from harness.process import free_port
     server = "https://127.0.0.1:%d" % free_port()
     params = {"host": server, "api_key": "tok-" + uuid.uuid4().hex, "validate_certs": False}
     run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": params}])
