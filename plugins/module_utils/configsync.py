@@ -151,7 +151,7 @@ def validate_gcp_service_account_email(email):
 API_GROUP = "configsync.gke.io"
 API_VERSION = API_GROUP + "/v1beta1"
 RESOURCE_GROUP_API_VERSION = "kpt.dev/v1alpha1"
-OCI_AUTH_TYPES = ("gcenode", "gcpserviceaccount", "k8sserviceaccount", "none")
+OCI_AUTH_TYPES = ("gcenode", "gcpserviceaccount", "k8sserviceaccount", "none", "token")
 SOURCE_FORMATS = ("hierarchy", "unstructured")
 GCP_SA_SUFFIX = ".iam.gserviceaccount.com"
 ROLE_REF_KINDS = ("ClusterRole", "Role")
@@ -265,7 +265,7 @@ def validate_role_refs(kind, role_refs):
     return result
 
 
-def validate_oci_source(kind, image, auth, gcp_service_account_email=None, source_format=None, period=None):
+def validate_oci_source(kind, image, auth, gcp_service_account_email=None, source_format=None, period=None, secret_ref=None):
     """Everything Config Sync checks on spec.oci / spec.sourceFormat of a sourceType oci sync (KNV1061)."""
     if not image:
         raise ConfigSyncRuleError(knv1061('%ss must specify spec.oci.image when spec.sourceType is "oci" (option image)' % kind))
@@ -277,6 +277,14 @@ def validate_oci_source(kind, image, auth, gcp_service_account_email=None, sourc
         validate_gcp_service_account_email_for(kind, gcp_service_account_email)
     elif gcp_service_account_email:
         raise ConfigSyncRuleError("gcp_service_account_email is only used with auth gcpserviceaccount, not auth=%s" % auth)
+    if auth == "token" and not secret_ref:
+        raise ConfigSyncRuleError(knv1061("%ss which specify spec.oci.auth as token must also specify spec.oci.secretRef "
+                                          "(option secret_ref)" % kind))
+    if auth != "token" and secret_ref:
+        raise ConfigSyncRuleError(knv1061("%ss which specify spec.oci.auth as %s must not specify spec.oci.secretRef "
+                                          "(option secret_ref is only for auth token)" % (kind, auth)))
+    if secret_ref and not is_dns1123_subdomain(secret_ref):
+        raise ConfigSyncRuleError("secret_ref %r is not a valid Secret name" % (secret_ref,))
     if source_format and source_format not in SOURCE_FORMATS:
         raise ConfigSyncRuleError("source_format %r must be one of %s" % (source_format, ", ".join(SOURCE_FORMATS)))
     if kind == REPO_SYNC_KIND and source_format == "hierarchy":
@@ -293,13 +301,13 @@ def root_sync_name_warning(kind, name):
 
 
 def build_sync_object(kind, name, namespace, image, auth, directory=None, period=None, gcp_service_account_email=None,
-                      ca_cert_secret=None, source_format=None, override=None, role_refs=None):
+                      ca_cert_secret=None, source_format=None, override=None, role_refs=None, secret_ref=None):
     """The RootSync/RepoSync object to apply (server-side apply: only the fields this collection owns).
 
     Validates first; raises ConfigSyncRuleError for anything Config Sync would reject.
     """
     namespace = validate_sync(kind, name, namespace)
-    validate_oci_source(kind, image, auth, gcp_service_account_email, source_format, period)
+    validate_oci_source(kind, image, auth, gcp_service_account_email, source_format, period, secret_ref)
     role_refs = validate_role_refs(kind, role_refs)
     if ca_cert_secret is not None and not is_dns1123_subdomain(ca_cert_secret):
         raise ConfigSyncRuleError("ca_cert_secret %r is not a valid Secret name" % (ca_cert_secret,))
@@ -312,6 +320,8 @@ def build_sync_object(kind, name, namespace, image, auth, directory=None, period
         oci["gcpServiceAccountEmail"] = gcp_service_account_email
     if ca_cert_secret:
         oci["caCertSecretRef"] = {"name": ca_cert_secret}
+    if secret_ref:
+        oci["secretRef"] = {"name": secret_ref}
     spec = {"sourceType": "oci", "oci": oci}
     if source_format:
         spec["sourceFormat"] = source_format

@@ -46,7 +46,7 @@ def desired_objects(params, namespace, auth):
     email = params["gcp_service_account_email"] if auth == "gcpserviceaccount" or params["auth"] != "auto" else None
     sync = cs.build_sync_object(
         params["kind"], params["name"], namespace, params["image"], auth, directory=params["dir"], period=params["period"],
-        gcp_service_account_email=email, ca_cert_secret=params["ca_cert_secret"],
+        gcp_service_account_email=email, ca_cert_secret=params["ca_cert_secret"], secret_ref=params["secret_ref"],
         source_format=params["source_format"], override=params["override"], role_refs=params["role_refs"])
     binding = None
     if params["kind"] == cs.REPO_SYNC_KIND:

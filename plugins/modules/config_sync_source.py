@@ -76,16 +76,23 @@ options:
         1.17.2 and later); grant it C(roles/artifactregistry.reader) on the repository (see RV(workload_identity_member)).
       - V(gcpserviceaccount) impersonates O(gcp_service_account_email) through Workload Identity.
       - V(gcenode) uses the node's service account, V(none) pulls anonymously.
+      - V(token) (Config Sync 1.24 and later) logs in with the C(username) and C(password) keys of the Secret named by
+        O(secret_ref), for registries outside Google Cloud.
       - V(auto) reads the Config Sync version from the image tag of the C(reconciler-manager) Deployment in
         C(config-management-system) and uses V(k8sserviceaccount) from 1.17.2 on, V(gcpserviceaccount) before
         (which then needs O(gcp_service_account_email)).
     type: str
-    choices: [auto, k8sserviceaccount, gcpserviceaccount, gcenode, none]
+    choices: [auto, k8sserviceaccount, gcpserviceaccount, gcenode, none, token]
     default: auto
   gcp_service_account_email:
     description:
       - The Google service account for V(gcpserviceaccount), C(ACCOUNT@PROJECT.iam.gserviceaccount.com) with
         C(ACCOUNT) 6 to 30 characters.
+    type: str
+  secret_ref:
+    description:
+      - Name of the Secret with keys C(username) and C(password) for O(auth=token) (C(spec.oci.secretRef.name)); in
+        C(config-management-system) for a RootSync, in the RepoSync's namespace. Only the name goes into the object.
     type: str
   ca_cert_secret:
     description:
@@ -251,7 +258,8 @@ def main():
         dir=dict(type="str"),
         period=dict(type="str"),
         source_format=dict(type="str", choices=["hierarchy", "unstructured"]),
-        auth=dict(type="str", choices=["auto", "k8sserviceaccount", "gcpserviceaccount", "gcenode", "none"], default="auto"),
+        auth=dict(type="str", choices=["auto", "k8sserviceaccount", "gcpserviceaccount", "gcenode", "none", "token"], default="auto"),
+        secret_ref=dict(type="str", no_log=False),  # the name of a Secret, not a secret
         gcp_service_account_email=dict(type="str"),
         ca_cert_secret=dict(type="str", no_log=False),  # the name of a Secret, not a secret
         override=dict(type="dict"),

@@ -262,6 +262,17 @@ def test_auth_auto_from_1_17_2_uses_k8sserviceaccount(ansible, k8s_env, custom, 
     assert oci["auth"] == "k8sserviceaccount" and "gcpServiceAccountEmail" not in oci
 
 
+def test_token_auth_references_the_login_secret(ansible, k8s_env, custom):
+    """Config Sync 1.24's username/password auth for registries outside Google: only the Secret's name is written."""
+    name = unique("root")
+    result = source(k8s_env, ansible, name=name, image=PINNED, auth="token", secret_ref="registry-login").result("t")
+    assert result["changed"] is True and result["auth"] == "token"
+    oci = get_sync(custom, "RootSync", CMS, name)["spec"]["oci"]
+    assert oci["auth"] == "token" and oci["secretRef"] == {"name": "registry-login"}
+    again = source(k8s_env, ansible, name=name, image=PINNED, auth="token", secret_ref="registry-login").result("t")
+    assert again["changed"] is False
+
+
 def test_auth_auto_without_config_sync_is_a_clear_error(ansible, k8s_env, custom):
     name = unique("root")
     result = source(k8s_env, ansible, name=name, image=PINNED, auth="auto").result("t")
@@ -284,7 +295,9 @@ BAD_INPUT = [
      "must use suffix <gcp_serviceaccount_name>.[.iam.gserviceaccount.com]"),
     ({"name": "short-email", "auth": "gcpserviceaccount", "gcp_service_account_email": "abc@p.iam.gserviceaccount.com"},
      "must be 6 to 30 characters"),
-    ({"name": "bad-auth", "auth": "token"}, "value of auth must be one of: auto, k8sserviceaccount, gcpserviceaccount, gcenode, none, got: token"),
+    ({"name": "bad-auth", "auth": "basic"},
+     "value of auth must be one of: auto, k8sserviceaccount, gcpserviceaccount, gcenode, none, token, got: basic"),
+    ({"name": "token-without-secret", "auth": "token"}, "must also specify spec.oci.secretRef (option secret_ref)"),
     ({"name": "Upper"}, "RootSync name 'Upper' is not a valid Kubernetes name"),
     ({"name": "bad-image", "image": "us-docker.pkg.dev/p/r/Img:v1"}, "repository 'p/r/Img' must be lowercase"),
     ({"name": "no-image", "image": None}, "state is present but all of the following are missing: image"),

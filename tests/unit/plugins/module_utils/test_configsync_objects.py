@@ -52,7 +52,10 @@ def test_role_refs_go_into_the_override():
      'RepoSyncs which specify spec.oci.auth as "gcpserviceaccount" must use suffix'),
     ("RootSync", None, {"auth": "k8sserviceaccount", "gcp_service_account_email": "reader-sa@p.iam.gserviceaccount.com"},
      "only used with auth gcpserviceaccount"),
-    ("RootSync", None, {"auth": "GCENode"}, "must specify spec.oci.auth to be one of gcenode,gcpserviceaccount,k8sserviceaccount,none"),
+    ("RootSync", None, {"auth": "GCENode"}, "must specify spec.oci.auth to be one of gcenode,gcpserviceaccount,k8sserviceaccount,none,token"),
+    ("RootSync", None, {"auth": "token"}, "RootSyncs which specify spec.oci.auth as token must also specify spec.oci.secretRef"),
+    ("RepoSync", "team-a", {"auth": "none", "secret_ref": "registry-login"}, "must not specify spec.oci.secretRef"),
+    ("RootSync", None, {"auth": "token", "secret_ref": "Registry_Login"}, "secret_ref 'Registry_Login' is not a valid Secret name"),
     ("RootSync", None, {"auth": "none", "image": ""}, 'must specify spec.oci.image when spec.sourceType is "oci"'),
     ("RootSync", None, {"auth": "none", "period": "15 seconds"}, "period '15 seconds' is not a duration"),
     ("RepoSync", "team-a", {"auth": "none", "source_format": "hierarchy"}, "only supports source_format unstructured"),
@@ -68,6 +71,11 @@ def test_rejected_before_any_request(kind, namespace, kwargs, message):
     auth = kwargs.pop("auth")
     with pytest.raises(ConfigSyncRuleError, match=re.escape(message)):
         build_sync_object(kind, "sync", namespace, image, auth, **kwargs)
+
+
+def test_token_auth_names_the_secret_only():
+    obj = build_sync_object("RepoSync", "sync", "team-a", IMAGE + ":v1", "token", secret_ref="registry-login")
+    assert obj["spec"]["oci"] == {"image": IMAGE + ":v1", "auth": "token", "secretRef": {"name": "registry-login"}}
 
 
 def test_messages_carry_config_sync_code():
