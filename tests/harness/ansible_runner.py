@@ -35,6 +35,13 @@ class PlaybookRun:
             raise AssertionError("expected one result for %r, got %d:\n%s" % (task, len(found), self.output))
         return found[0]
 
+    def failure_message(self, task):
+        """The ``msg`` of a task that must have failed, on exactly one host."""
+        failed = [r for r in self.failed if r["task"] == task]
+        if len(failed) != 1:
+            raise AssertionError("expected %r to fail on one host, it failed on %d:\n%s" % (task, len(failed), self))
+        return failed[0]["result"]["msg"]
+
     @property
     def failed(self):
         return [r for r in self.records if r["status"] in ("failed", "unreachable")]

@@ -10,13 +10,6 @@ def repo_task(task="repo", **options):
     return {"name": task, MODULE: args}
 
 
-def failure_message(run, task="repo"):
-    """The msg of a task that must have failed (on its one host)."""
-    failed = [r for r in run.failed if r["task"] == task]
-    assert len(failed) == 1, run
-    return failed[0]["result"]["msg"]
-
-
 def write_methods(gcp):
     return [entry["apiMethod"] for entry in gcp.writes()]
 
@@ -103,7 +96,7 @@ def test_kms_key_change_is_refused(ansible, gcp):
     ansible(tasks=[repo_task(kms_key_name=key % (gcp.project, "one"))], env=gcp.env())
     gcp.clear_log()
     run = ansible(tasks=[repo_task(kms_key_name=key % (gcp.project, "two"))], env=gcp.env())
-    assert "kms_key_name cannot be changed" in failure_message(run)
+    assert "kms_key_name cannot be changed" in run.failure_message("repo")
     assert gcp.writes() == []
 
 
@@ -113,7 +106,7 @@ def test_absent_refuses_a_repository_with_packages_unless_forced(ansible, gcp):
     gcp.clear_log()
 
     refused = ansible(tasks=[repo_task(state="absent")], env=gcp.env())
-    message = failure_message(refused)
+    message = refused.failure_message("repo")
     assert "still holds packages" in message and "force" in message
     assert gcp.writes() == []
 
@@ -152,7 +145,7 @@ def test_absent_deletes_an_empty_repository(ansible, gcp):
 ])
 def test_bad_input_fails_before_any_request(ansible, gcp, options, words):
     run = ansible(tasks=[repo_task(**options)], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("repo")
     for word in words:
         assert word in message
     assert gcp.requests() == []
@@ -162,7 +155,7 @@ def test_missing_project_is_named(ansible, gcp):
     env = dict(gcp.env())
     env.pop("GCP_PROJECT")
     run = ansible(tasks=[repo_task()], env=env)
-    message = failure_message(run)
+    message = run.failure_message("repo")
     assert "project is required" in message and "GCP_PROJECT" in message
     assert gcp.requests() == []
 
@@ -199,7 +192,7 @@ def test_transient_errors_on_reads_and_updates_are_retried(ansible, gcp):
 def test_a_failed_create_is_reported_with_googles_message(ansible, gcp):
     gcp.inject("artifactregistry.repositories.create", code=403, message="Permission 'artifactregistry.repositories.create' denied")
     run = ansible(tasks=[repo_task()], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("repo")
     assert "403" in message and "artifactregistry.repositories.create" in message
     assert len(gcp.requests("artifactregistry.repositories.create")) == 1
 

@@ -27,12 +27,6 @@ def key_fragments(path):
     return [lines[1], lines[len(lines) // 2], lines[-2]]
 
 
-def failure_message(run, task):
-    failed = [r for r in run.failed if r["task"] == task]
-    assert len(failed) == 1, run
-    return failed[0]["result"]["msg"]
-
-
 def test_access_token_never_shows_at_vvv(ansible, gcp):
     tasks = [
         {"name": "enable", "configsync.oci.project_service": {"service": "artifactregistry.googleapis.com"}},
@@ -57,7 +51,7 @@ def test_a_rejected_token_fails_without_showing_it(ansible, gcp):
     bogus = "ya29.not-a-valid-token-" + "x" * 20
     env = dict(gcp.env(), GCP_ACCESS_TOKEN=bogus)
     run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": REPO}], env=env, verbosity=3)
-    message = failure_message(run, "repo")
+    message = run.failure_message("repo")
     assert "401" in message and "access_token" in message
     assert bogus not in run.output
     assert_no_secret(run, bogus)
@@ -113,7 +107,7 @@ def test_a_corrupt_key_fails_without_showing_it(ansible, gcp, tmp_path):
     env = {"GCP_API_ENDPOINT": gcp.endpoint, "GCP_PROJECT": gcp.project}
     args = dict(REPO, auth_kind="serviceaccount", service_account_file=str(key_file))
     run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": args}], env=env, verbosity=3)
-    message = failure_message(run, "repo")
+    message = run.failure_message("repo")
     assert "service_account_file" in message
     assert_no_secret(run, lines[3], *fragments)
     assert gcp.requests() == []
@@ -127,7 +121,7 @@ def test_missing_or_unreadable_key_file(ansible, gcp, tmp_path, make_path, words
     env = {"GCP_API_ENDPOINT": gcp.endpoint, "GCP_PROJECT": gcp.project}
     args = dict(REPO, auth_kind="serviceaccount", service_account_file=str(make_path(tmp_path)))
     run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": args}], env=env)
-    message = failure_message(run, "repo")
+    message = run.failure_message("repo")
     for word in words:
         assert word in message
     assert gcp.requests() == []
@@ -136,7 +130,7 @@ def test_missing_or_unreadable_key_file(ansible, gcp, tmp_path, make_path, words
 def test_accesstoken_without_a_token_is_named(ansible, gcp):
     env = {"GCP_API_ENDPOINT": gcp.endpoint, "GCP_PROJECT": gcp.project, "GCP_AUTH_KIND": "accesstoken"}
     run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": REPO}], env=env)
-    assert "access_token" in failure_message(run, "repo")
+    assert "access_token" in run.failure_message("repo")
     assert gcp.requests() == []
 
 
@@ -167,7 +161,7 @@ def test_a_rejected_token_fails_the_discovery_client_without_showing_it(ansible,
         "service_account": "config-sync@%s.iam.gserviceaccount.com" % gcp.project, "role": "roles/iam.workloadIdentityUser",
         "members": ["user:alice@example.com"]}}
     run = ansible(tasks=[task], env=env, verbosity=3)
-    message = failure_message(run, "sa")
+    message = run.failure_message("sa")
     assert "401" in message and "access_token" in message
     assert_no_secret(run, bogus)
 
@@ -184,6 +178,6 @@ def test_application_default_credentials(ansible, gcp, tmp_path):
 def test_plain_http_to_a_remote_endpoint_is_refused(ansible, gcp):
     env = dict(gcp.env(), GCP_API_ENDPOINT="http://10.1.2.3:8080")
     run = ansible(tasks=[{"name": "repo", "configsync.oci.ar_repository": REPO}], env=env)
-    message = failure_message(run, "repo")
+    message = run.failure_message("repo")
     assert "http://10.1.2.3:8080" in message and "unencrypted" in message
     assert_no_secret(run, gcp.access_token)

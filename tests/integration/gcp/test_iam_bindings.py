@@ -17,12 +17,6 @@ def repo_binding(task="bind", **options):
     return {"name": task, REPO_MODULE: args}
 
 
-def failure_message(run, task="bind"):
-    failed = [r for r in run.failed if r["task"] == task]
-    assert len(failed) == 1, run
-    return failed[0]["result"]["msg"]
-
-
 def ar_client(gcp):
     return artifactregistry_v1.ArtifactRegistryClient(credentials=gcp.credentials(), transport="rest",
                                                       client_options={"api_endpoint": gcp.endpoint})
@@ -203,7 +197,7 @@ def test_twenty_concurrent_writers_on_one_service_account_policy(ansible, gcp):
 ])
 def test_bad_input_fails_before_any_request(ansible, gcp, options, words):
     run = ansible(tasks=[repo_binding(**dict({"members": ["user:alice@example.com"]}, **options))], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("bind")
     for word in words:
         assert word in message
     assert gcp.requests() == []
@@ -216,7 +210,7 @@ def test_bad_input_fails_before_any_request(ansible, gcp, options, words):
 ])
 def test_service_account_binding_bad_input(ansible, gcp, options, words):
     run = ansible(tasks=[sa_binding(gcp, **dict({"members": ["user:alice@example.com"]}, **options))], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("bind")
     for word in words:
         assert word in message
     assert gcp.requests() == []
@@ -224,7 +218,7 @@ def test_service_account_binding_bad_input(ansible, gcp, options, words):
 
 def test_missing_repository_is_reported(ansible, gcp):
     run = ansible(tasks=[repo_binding(repository="does-not-exist", members=["user:alice@example.com"])], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("bind")
     assert "getIamPolicy" in message and "404" in message
     assert gcp.writes() == []
 
@@ -244,7 +238,7 @@ def test_filters_in_a_real_play(ansible, gcp):
     assert facts == {"root_default": "root-reconciler", "root_named": "root-reconciler-prod",
                      "repo_named": "ns-reconciler-team-a-my-sync-7",
                      "member": "serviceAccount:fleet-host.svc.id.goog[config-management-system/ns-reconciler-team-a]"}
-    message = failure_message(run, "too long")
+    message = run.failure_message("too long")
     assert "configsync.oci.reconciler_name" in message and "maximum length of RootSync name is 38" in message
 
 
@@ -277,5 +271,5 @@ def test_missing_project_is_named(ansible, gcp):
     env = dict(gcp.env())
     env.pop("GCP_PROJECT")
     run = ansible(tasks=[repo_binding(members=["user:alice@example.com"])], env=env)
-    assert "project is required" in failure_message(run)
+    assert "project is required" in run.failure_message("bind")
     assert gcp.requests() == []

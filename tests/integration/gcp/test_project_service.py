@@ -10,12 +10,6 @@ def service_task(task="svc", **options):
     return {"name": task, MODULE: args}
 
 
-def failure_message(run, task="svc"):
-    failed = [r for r in run.failed if r["task"] == task]
-    assert len(failed) == 1, run
-    return failed[0]["result"]["msg"]
-
-
 def test_enable_waits_for_the_operation_and_is_idempotent(ansible, gcp):
     # The operation answers done=false twice before done=true: the module must poll, not assume.
     gcp.set_lro_polls(2)
@@ -78,7 +72,7 @@ def test_transient_errors_are_retried(ansible, gcp):
 def test_a_refused_enable_is_reported_with_googles_message(ansible, gcp):
     gcp.inject("serviceusage.services.enable", code=403, message="Permission denied to enable service [container.googleapis.com]")
     run = ansible(tasks=[service_task()], env=gcp.env(), verbosity=3)
-    message = failure_message(run)
+    message = run.failure_message("svc")
     assert "403" in message and "Permission denied to enable service" in message
     assert gcp.access_token not in run.output
 
@@ -89,7 +83,7 @@ def test_a_refused_enable_is_reported_with_googles_message(ansible, gcp):
 ])
 def test_bad_input_fails_before_any_request(ansible, gcp, options, words):
     run = ansible(tasks=[service_task(**options)], env=gcp.env())
-    message = failure_message(run)
+    message = run.failure_message("svc")
     for word in words:
         assert word in message
     assert gcp.requests() == []
@@ -99,5 +93,5 @@ def test_missing_project_is_named(ansible, gcp):
     env = dict(gcp.env())
     env.pop("GCP_PROJECT")
     run = ansible(tasks=[service_task()], env=env)
-    assert "project is required" in failure_message(run)
+    assert "project is required" in run.failure_message("svc")
     assert gcp.requests() == []

@@ -1,7 +1,7 @@
 """configsync.oci.config_sync_source against a real kube-apiserver with Config Sync's real CRDs.
 
 Status objects are written through the status subresource exactly as Config Sync's reconciler writes them
-(see test_config_sync_status.py); no reconciler runs here, so every status a test expects is one it wrote itself.
+(see sync_objects.py); no reconciler runs here, so every status a test expects is one it wrote itself.
 """
 import threading
 import time
@@ -10,34 +10,14 @@ import uuid
 import pytest
 
 from harness.process import free_port
-
-# Status objects shaped as Config Sync writes them; shared with the status module's tests.
-from test_config_sync_status import (
-    DIGEST, GROUP, VERSION, error_pull_status, pending_status, stalled_status, synced_status, write_status,
+from sync_objects import (
+    CMS, DIGEST, GROUP, VERSION, IMAGE, PINNED, error_pull_status, pending_status, stalled_status, synced_status, unique,
+    write_status,
 )
 
 pytestmark = pytest.mark.usefixtures("configsync_crds")
 
-CMS = "config-management-system"
-IMAGE = "us-docker.pkg.dev/demo-project/manifests/test-namespace"
-PINNED = IMAGE + "@sha256:" + DIGEST
 FLEET = "demo-fleet-host"
-
-
-def unique(prefix):
-    """Object names unique per test: all tests share one cluster for the session."""
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:6])
-
-
-@pytest.fixture
-def k8s_env(control_plane):
-    return {"K8S_AUTH_KUBECONFIG": str(control_plane.kubeconfig)}
-
-
-@pytest.fixture
-def custom(kube_client):
-    import kubernetes
-    return kubernetes.client.CustomObjectsApi(kube_client)
 
 
 @pytest.fixture
