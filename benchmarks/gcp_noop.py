@@ -42,7 +42,7 @@ t1 = time.perf_counter()
 import google.auth  # noqa: F401
 from google.cloud import artifactregistry_v1
 t2 = time.perf_counter()
-from ansible_collections.configsync.oci.plugins.module_utils import artifact_registry
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import artifact_registry
 params = {"auth_kind": "accesstoken", "access_token": sys.argv[1], "api_endpoint": sys.argv[2], "scopes": None}
 client = artifact_registry.client(params)
 t3 = time.perf_counter()

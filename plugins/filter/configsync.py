@@ -5,10 +5,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.configsync.oci.plugins.module_utils.configsync import (
-    ConfigSyncRuleError,
-    reconciler_name as _reconciler_name,
-    workload_identity_member as _workload_identity_member,
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import (
+    ConfigSyncRuleError, reconciler_name as _reconciler_name, workload_identity_member as _workload_identity_member,
 )
 
 

@@ -9,8 +9,28 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-from ansible_collections.configsync.oci.plugins.module_utils import configsync as cs
-from ansible_collections.configsync.oci.plugins.module_utils import k8s
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import (
+    CONFIG_MANAGEMENT_SYSTEM, ConfigSyncRuleError, reconciler_name, REPO_SYNC_KIND, ROOT_SYNC_KIND, root_sync_name_warning,
+    validate_sync, workload_identity_member,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import (
+    build_sync_object, ca_cert_secret_problem, expected_commit, reconciler_role_binding, resource_group_path,
+    role_binding_path, sync_collection, sync_path,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import (
+    ERROR, evaluate_sync_status, PENDING, RECONCILING, STALLED, SYNCED,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions import (
+    auth_for_version, config_management_version, format_version, reconciler_manager_image, RECONCILER_MANAGER_PATH,
+    syncing_condition_supported, version_from_image,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, wait_verdict
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.apply import applied_at, apply_object, delete_object, Outcome
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import (
+    client_from_params, collection_path, get_optional, list_optional, object_path,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import watch_until
 
 
 # --- config_sync_source -------------------------------------------------------------------------------------------
@@ -18,11 +38,11 @@ from ansible_collections.configsync.oci.plugins.module_utils import k8s
 def identity(params):
     """Reconciler, KSA and Workload Identity member: the same functions as the filters, checked before any request."""
     kind, name = params["kind"], params["name"]
-    namespace = cs.validate_sync(kind, name, params["namespace"])
-    reconciler = cs.reconciler_name(name, namespace=namespace, kind=kind)
-    result = {"reconciler": reconciler, "ksa": {"name": reconciler, "namespace": cs.CONFIG_MANAGEMENT_SYSTEM}}
+    namespace = validate_sync(kind, name, params["namespace"])
+    reconciler = reconciler_name(name, namespace=namespace, kind=kind)
+    result = {"reconciler": reconciler, "ksa": {"name": reconciler, "namespace": CONFIG_MANAGEMENT_SYSTEM}}
     if params["fleet_host_project"]:
-        result["workload_identity_member"] = cs.workload_identity_member(reconciler, params["fleet_host_project"])
+        result["workload_identity_member"] = workload_identity_member(reconciler, params["fleet_host_project"])
     return namespace, result
 
 
@@ -30,39 +50,39 @@ def resolve_auth(client, params, result):
     """``auth: auto``: the Config Sync version in the reconciler-manager image tag decides (1.17.2)."""
     if params["auth"] != "auto":
         return params["auth"]
-    deployment = client.get(k8s.RECONCILER_MANAGER_PATH)
-    image = cs.reconciler_manager_image(deployment)
-    version = cs.version_from_image(image) if image else None
+    deployment = client.get(RECONCILER_MANAGER_PATH)
+    image = reconciler_manager_image(deployment)
+    version = version_from_image(image) if image else None
     if version is None:
         found = ("its image %r has no version tag" % image) if deployment else "the Deployment does not exist"
-        raise cs.ConfigSyncRuleError("auth=auto reads the Config Sync version from Deployment reconciler-manager in %s, but %s; "
-                                     "set auth explicitly" % (cs.CONFIG_MANAGEMENT_SYSTEM, found))
-    result["config_sync_version"] = cs.format_version(version)
-    return cs.auth_for_version(version)
+        raise ConfigSyncRuleError("auth=auto reads the Config Sync version from Deployment reconciler-manager in %s, but %s; "
+                                     "set auth explicitly" % (CONFIG_MANAGEMENT_SYSTEM, found))
+    result["config_sync_version"] = format_version(version)
+    return auth_for_version(version)
 
 
 def desired_objects(params, namespace, auth):
     # With auth auto, an email given for older versions is not part of a k8sserviceaccount source.
     email = params["gcp_service_account_email"] if auth == "gcpserviceaccount" or params["auth"] != "auto" else None
-    sync = cs.build_sync_object(
+    sync = build_sync_object(
         params["kind"], params["name"], namespace, params["image"], auth, directory=params["dir"], period=params["period"],
         gcp_service_account_email=email, ca_cert_secret=params["ca_cert_secret"], secret_ref=params["secret_ref"],
         source_format=params["source_format"], override=params["override"], role_refs=params["role_refs"])
     binding = None
-    if params["kind"] == cs.REPO_SYNC_KIND:
-        binding = cs.reconciler_role_binding(params["name"], namespace, params["reconciler_role"])
+    if params["kind"] == REPO_SYNC_KIND:
+        binding = reconciler_role_binding(params["name"], namespace, params["reconciler_role"])
     return sync, binding
 
 
 def apply_role_binding(client, binding, check_mode):
     """Apply the RepoSync reconciler's RoleBinding; its roleRef cannot change in place, so a new role replaces it."""
-    path = k8s.role_binding_path(binding["metadata"]["namespace"], binding["metadata"]["name"])
+    path = role_binding_path(binding["metadata"]["namespace"], binding["metadata"]["name"])
     live = client.get(path)
     if live is not None and live.get("roleRef") != binding["roleRef"]:
         if check_mode:
-            return k8s.Outcome(True, live, binding)
+            return Outcome(True, live, binding)
         client.delete(path)
-    return k8s.apply_object(client, path, binding, check_mode)
+    return apply_object(client, path, binding, check_mode)
 
 
 def check_ca_cert_secret(client, params, namespace, warn):
@@ -71,15 +91,15 @@ def check_ca_cert_secret(client, params, namespace, warn):
     if not name:
         return
     try:
-        secret = client.get(k8s.object_path("v1", "secrets", namespace, name))
-    except k8s.KubernetesError as exc:
+        secret = client.get(object_path("v1", "secrets", namespace, name))
+    except KubernetesError as exc:
         if exc.status != 403:
             raise
         warn("cannot read Secret %s/%s to check its cert key (403 Forbidden); Config Sync will check it" % (namespace, name))
         return
-    problem = cs.ca_cert_secret_problem(secret, name, namespace)
+    problem = ca_cert_secret_problem(secret, name, namespace)
     if problem:
-        raise cs.ConfigSyncRuleError(problem)
+        raise ConfigSyncRuleError(problem)
 
 
 def present(client, params, namespace, check_mode, result, warn):
@@ -93,56 +113,56 @@ def present(client, params, namespace, check_mode, result, warn):
         role_binding = apply_role_binding(client, binding, check_mode)
         result["role_binding"] = role_binding.after
         outcomes.append(("RoleBinding %s/%s" % (namespace, binding["metadata"]["name"]), role_binding))
-    applied = k8s.apply_object(client, k8s.sync_path(params["kind"], namespace, params["name"]), sync, check_mode)
+    applied = apply_object(client, sync_path(params["kind"], namespace, params["name"]), sync, check_mode)
     result["object"] = applied.after
     outcomes.insert(0, ("%s %s/%s" % (params["kind"], namespace, params["name"]), applied))
     return applied, outcomes
 
 
 def absent(client, params, namespace, check_mode, warn):
-    path = k8s.sync_path(params["kind"], namespace, params["name"])
-    deleted = k8s.delete_object(client, path, check_mode)
+    path = sync_path(params["kind"], namespace, params["name"])
+    deleted = delete_object(client, path, check_mode)
     outcomes = [("%s %s/%s" % (params["kind"], namespace, params["name"]), deleted)]
-    if params["kind"] != cs.REPO_SYNC_KIND:
+    if params["kind"] != REPO_SYNC_KIND:
         return outcomes
-    binding_name = cs.reconciler_name(params["name"], namespace=namespace, kind=params["kind"])
+    binding_name = reconciler_name(params["name"], namespace=namespace, kind=params["kind"])
     if deleted.before is not None and not check_mode and client.get(path) is not None:
         # Config Sync's finalizer is still deleting the managed objects through the reconciler, which needs the binding.
         warn("RepoSync %s/%s is still being finalized by Config Sync; RoleBinding %s is kept until it is gone "
              "(run again to remove it)" % (namespace, params["name"], binding_name))
         return outcomes
     outcomes.append(("RoleBinding %s/%s" % (namespace, binding_name),
-                     k8s.delete_object(client, k8s.role_binding_path(namespace, binding_name), check_mode)))
+                     delete_object(client, role_binding_path(namespace, binding_name), check_mode)))
     return outcomes
 
 
 def wait_for_sync(client, params, namespace, applied, result):
     """Follow the sync object until nomos's rules say SYNCED at the expected commit, or STALLED / ERROR (fail)."""
-    expected = cs.expected_commit(params["image"], params["expected_digest"])
+    expected = expected_commit(params["image"], params["expected_digest"])
     result["expected_commit"] = expected
-    changed_at = k8s.applied_at(applied.after) if applied.changed else None
-    supported = cs.syncing_condition_supported(k8s.config_management_version(client))
+    changed_at = applied_at(applied.after) if applied.changed else None
+    supported = syncing_condition_supported(config_management_version(client))
     seen = {}
 
     def judge(obj):
         if obj is None:
-            return cs.WAIT_FAIL, "%s %s/%s disappeared while waiting" % (params["kind"], namespace, params["name"])
-        seen["state"] = cs.evaluate_sync_status(obj, syncing_condition_supported=supported)
-        return cs.wait_verdict(obj, seen["state"], expected, changed_at)
+            return WAIT_FAIL, "%s %s/%s disappeared while waiting" % (params["kind"], namespace, params["name"])
+        seen["state"] = evaluate_sync_status(obj, syncing_condition_supported=supported)
+        return wait_verdict(obj, seen["state"], expected, changed_at)
 
-    path = k8s.sync_path(params["kind"], namespace, params["name"])
-    obj, verdict, reason = k8s.watch_until(client, path, k8s.sync_collection(params["kind"], namespace), params["name"],
+    path = sync_path(params["kind"], namespace, params["name"])
+    obj, verdict, reason = watch_until(client, path, sync_collection(params["kind"], namespace), params["name"],
                                            judge, params["wait_timeout"])
     state = seen.get("state")
-    if verdict == cs.WAIT_DONE:
-        group = k8s.get_optional(client, k8s.resource_group_path(namespace, params["name"]))
-        state = cs.evaluate_sync_status(obj, group, syncing_condition_supported=supported)
+    if verdict == WAIT_DONE:
+        group = get_optional(client, resource_group_path(namespace, params["name"]))
+        state = evaluate_sync_status(obj, group, syncing_condition_supported=supported)
         result["object"] = obj
     result["sync_status"] = state
     if verdict == "timeout":
         return "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
             params["wait_timeout"], params["kind"], namespace, params["name"], " at %s" % expected if expected else "", reason)
-    if verdict == cs.WAIT_FAIL:
+    if verdict == WAIT_FAIL:
         return reason
     return None
 
@@ -150,7 +170,7 @@ def wait_for_sync(client, params, namespace, applied, result):
 def run_source(module):
     params, check_mode = module.params, module.check_mode
     namespace, result = identity(params)
-    warning = cs.root_sync_name_warning(params["kind"], params["name"])
+    warning = root_sync_name_warning(params["kind"], params["name"])
     if warning:
         module.warn(warning)
     if params["state"] == "present":
@@ -159,8 +179,8 @@ def run_source(module):
         if provisional == "auto":
             provisional = "gcpserviceaccount" if params["gcp_service_account_email"] else "k8sserviceaccount"
         desired_objects(params, namespace, provisional)
-        cs.expected_commit(params["image"], params["expected_digest"])
-    client = k8s.client_from_params(params)
+        expected_commit(params["image"], params["expected_digest"])
+    client = client_from_params(params)
     if params["state"] == "present":
         applied, outcomes = present(client, params, namespace, check_mode, result, module.warn)
     else:
@@ -181,17 +201,17 @@ def run_source(module):
 def wanted_kinds(params):
     if params["kind"]:
         return [params["kind"]]
-    if params["namespace"] == cs.CONFIG_MANAGEMENT_SYSTEM:
-        return [cs.ROOT_SYNC_KIND]
+    if params["namespace"] == CONFIG_MANAGEMENT_SYSTEM:
+        return [ROOT_SYNC_KIND]
     if params["namespace"]:
-        return [cs.REPO_SYNC_KIND]
-    return [cs.ROOT_SYNC_KIND, cs.REPO_SYNC_KIND]
+        return [REPO_SYNC_KIND]
+    return [ROOT_SYNC_KIND, REPO_SYNC_KIND]
 
 
 def read_syncs(client, params):
     syncs = []
     for kind in wanted_kinds(params):
-        for item in k8s.list_optional(client, k8s.sync_collection(kind, params["namespace"])):
+        for item in list_optional(client, sync_collection(kind, params["namespace"])):
             if not params["name"] or item["metadata"]["name"] == params["name"]:
                 item.setdefault("kind", kind)
                 syncs.append(item)
@@ -202,14 +222,14 @@ def read_resource_groups(client, params):
     """All ResourceGroups at once (one request), by (namespace, name)."""
     if not params["resources"]:
         return None
-    path = k8s.collection_path("kpt.dev/v1alpha1", "resourcegroups", params["namespace"])
-    return {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in k8s.list_optional(client, path)}
+    path = collection_path("kpt.dev/v1alpha1", "resourcegroups", params["namespace"])
+    return {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in list_optional(client, path)}
 
 
 def cluster_status(client, params):
     syncs = read_syncs(client, params)
     groups = read_resource_groups(client, params)
-    supported = cs.syncing_condition_supported(k8s.config_management_version(client))
+    supported = syncing_condition_supported(config_management_version(client))
     states, errors = [], []
     for sync in syncs:
         key = (sync["metadata"]["namespace"], sync["metadata"]["name"])
@@ -217,11 +237,11 @@ def cluster_status(client, params):
         if groups is not None and group is None:
             # nomos: "We always expect a ResourceGroup, even if we have no managed resources."
             errors.append('resourcegroups.kpt.dev "%s" not found in namespace "%s"' % (key[1], key[0]))
-        states.append(cs.evaluate_sync_status(sync, group, syncing_condition_supported=supported))
+        states.append(evaluate_sync_status(sync, group, syncing_condition_supported=supported))
     states.sort(key=lambda s: (s["scope"], s["name"]))
     if not states:
         errors.append("No %s resources found" % " or ".join(wanted_kinds(params)))
-    summary = {status: 0 for status in (cs.SYNCED, cs.PENDING, cs.RECONCILING, cs.STALLED, cs.ERROR)}
+    summary = {status: 0 for status in (SYNCED, PENDING, RECONCILING, STALLED, ERROR)}
     for state in states:
         summary[state["status"]] += 1
     return {
@@ -229,6 +249,6 @@ def cluster_status(client, params):
         "server": client.server,
         "syncs": states,
         "summary": summary,
-        "synced": bool(states) and summary[cs.SYNCED] == len(states),
+        "synced": bool(states) and summary[SYNCED] == len(states),
         "errors": errors,
     }

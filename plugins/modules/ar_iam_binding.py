@@ -103,8 +103,10 @@ conflicts:
   sample: 0
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import artifact_registry, gcp, iam
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import artifact_registry, iam
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC, require_project
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 
 def main():
@@ -113,19 +115,19 @@ def main():
             location=dict(type="str", required=True),
             repository=dict(type="str", required=True),
         ),
-        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
+        shared_argspecs=(GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
     params = module.params
     try:
-        resource = iam.repository_resource(gcp.require_project(params), artifact_registry.validate_location(params["location"]),
+        resource = iam.repository_resource(require_project(params), artifact_registry.validate_location(params["location"]),
                                            artifact_registry.validate_repository_id(params["repository"], "repository"))
         iam.validate_role(params["role"])
         iam.validate_members(params["members"])
         store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)
         result = iam.ensure_binding(params, store, module.check_mode)
-    except gcp.api_errors() as exc:
-        module.fail_json(msg=gcp.failure_message(exc, "IAM request failed"))
+    except api_errors() as exc:
+        module.fail_json(msg=failure_message(exc, "IAM request failed"))
     module.exit_json(**result)
 
 

@@ -214,8 +214,10 @@ update_mask:
   sample: [description, labels]
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import artifact_registry, gcp
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import artifact_registry
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 _CONDITION = dict(
     tag_state=dict(type="str", choices=["tagged", "untagged", "any"]),
@@ -252,7 +254,7 @@ def main():
             force=dict(type="bool", default=False),
             timeout=dict(type="int", default=300),
         ),
-        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
     try:
@@ -260,8 +262,8 @@ def main():
         artifact_registry.wanted_repository(module.params)
         api = artifact_registry.ArtifactRegistryApi(artifact_registry.client(module.params), timeout=module.params["timeout"])
         result = artifact_registry.ensure_repository(module.params, api, module.check_mode)
-    except gcp.api_errors() as exc:
-        module.fail_json(msg=gcp.failure_message(exc, "Artifact Registry request failed"))
+    except api_errors() as exc:
+        module.fail_json(msg=failure_message(exc, "Artifact Registry request failed"))
     module.exit_json(**result)
 
 

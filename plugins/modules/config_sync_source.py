@@ -243,9 +243,11 @@ expected_commit:
   type: str
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import configsync as cs
-from ansible_collections.configsync.oci.plugins.module_utils import k8s, sync_service
+from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
 
 def main():
@@ -274,11 +276,11 @@ def main():
         wait_timeout=dict(type="int", default=300),
         expected_digest=dict(type="str"),
     )
-    module = ConfigSyncModule(argument_spec, shared_argspecs=(k8s.K8S_AUTH_ARGSPEC,),
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC,),
                               required_if=[("state", "present", ["image"])])
     try:
         result = sync_service.run_source(module)
-    except (cs.ConfigSyncRuleError, k8s.KubernetesError) as exc:
+    except (ConfigSyncRuleError, KubernetesError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

@@ -143,8 +143,11 @@ errors:
   elements: str
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import k8s, sync_service
+from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
 
 def main():
@@ -154,10 +157,10 @@ def main():
         namespace=dict(type="str"),
         resources=dict(type="bool", default=True),
     )
-    module = ConfigSyncModule(argument_spec, shared_argspecs=(k8s.K8S_AUTH_ARGSPEC,))
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC,))
     try:
-        module.exit_json(**sync_service.cluster_status(k8s.client_from_params(module.params), module.params))
-    except k8s.KubernetesError as exc:
+        module.exit_json(**sync_service.cluster_status(client_from_params(module.params), module.params))
+    except KubernetesError as exc:
         module.fail_json(msg=str(exc))
 
 

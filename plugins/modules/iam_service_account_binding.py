@@ -92,8 +92,10 @@ conflicts:
   sample: 0
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp, iam
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import iam
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 
 def main():
@@ -101,7 +103,7 @@ def main():
         argument_spec=dict(
             service_account=dict(type="str", required=True),
         ),
-        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
+        shared_argspecs=(GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("googleapiclient.discovery", "google-api-python-client")
     params = module.params
@@ -111,8 +113,8 @@ def main():
         iam.validate_members(params["members"])
         store = iam.ServiceAccountPolicyStore(iam.iam_service(params), resource)
         result = iam.ensure_binding(params, store, module.check_mode)
-    except gcp.api_errors() as exc:
-        module.fail_json(msg=gcp.failure_message(exc, "IAM request failed"))
+    except api_errors() as exc:
+        module.fail_json(msg=failure_message(exc, "IAM request failed"))
     module.exit_json(**result)
 
 

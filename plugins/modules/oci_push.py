@@ -259,8 +259,8 @@ stats:
 """
 
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
-from ansible_collections.configsync.oci.plugins.module_utils.gcp import GCP_AUTH_ARGSPEC
-from ansible_collections.configsync.oci.plugins.module_utils.oci.module import OCI_PUSH_ARGSPEC, run
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
+from ansible_collections.configsync.oci.plugins.module_utils.push_service import OCI_PUSH_ARGSPEC, run
 
 
 def main():

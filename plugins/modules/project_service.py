@@ -78,8 +78,10 @@ service:
   sample: {"name": "projects/123/services/artifactregistry.googleapis.com", "state": "ENABLED"}
 """
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp, service_usage
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import service_usage
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC, require_project
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 
 def main():
@@ -91,17 +93,17 @@ def main():
             check_if_service_has_usage=dict(type="str", choices=["skip", "check"], default="skip"),
             timeout=dict(type="int", default=300),
         ),
-        shared_argspecs=(gcp.GCP_AUTH_ARGSPEC,),
+        shared_argspecs=(GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.service_usage_v1", "google-cloud-service-usage")
     params = module.params
     try:
-        gcp.require_project(params)
+        require_project(params)
         service_usage.validate_service_name(params["service"])
         api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
         result = service_usage.ensure_service(params, api, module.check_mode)
-    except gcp.api_errors() as exc:
-        module.fail_json(msg=gcp.failure_message(exc, "Service Usage request failed"))
+    except api_errors() as exc:
+        module.fail_json(msg=failure_message(exc, "Service Usage request failed"))
     module.exit_json(**result)
 
 

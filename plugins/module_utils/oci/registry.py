@@ -25,9 +25,9 @@ except ImportError:  # pragma: no cover - reported by the module through missing
     REQUEST_ERRORS = ()
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
-    RegistryAuthError, basic_header, parse_challenges, redact,
+    basic_header, parse_challenges, redact, RegistryAuthError,
 )
-from ansible_collections.configsync.oci.plugins.module_utils.oci.layout import MANIFEST_MEDIA_TYPES
+from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import MANIFEST_MEDIA_TYPES
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)

@@ -426,7 +426,9 @@ def test_client_retries_429_after_retry_after_and_then_reports_it():
     import http.server
     import json
 
-    from ansible_collections.configsync.oci.plugins.module_utils import k8s
+    from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import KubernetesClient
+    from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
+    from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import ConnectionSettings
 
     seen = []
 
@@ -451,10 +453,10 @@ def test_client_retries_429_after_retry_after_and_then_reports_it():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Overloaded)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = k8s.KubernetesClient(k8s.ConnectionSettings("http://127.0.0.1:%d" % server.server_address[1]))
+        client = KubernetesClient(ConnectionSettings("http://127.0.0.1:%d" % server.server_address[1]))
         assert client.get("/apis/x/v1/rootsyncs/root-sync")["metadata"]["name"] == "root-sync"
         assert len(seen) == 3
-        with pytest.raises(k8s.KubernetesError) as error:
+        with pytest.raises(KubernetesError) as error:
             client.get("/apis/x/v1/rootsyncs/always")
         assert error.value.status == 429 and "too many requests" in str(error.value)
         assert len(seen) == 3 + 6  # the first try and 5 retries

@@ -1,10 +1,11 @@
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
-from ansible_collections.configsync.oci.plugins.module_utils.artifact_registry import (
-    AR_LOCATIONS, ArtifactRegistryRuleError, cleanup_policies_body, create_only_conflicts, merged_repository, parse_duration,
-    registry_uri, update_mask, validate_format, validate_location, validate_repository_id, wanted_repository,
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.artifact_registry import (
+    AR_LOCATIONS, ArtifactRegistryRuleError, cleanup_policies_body, create_only_conflicts, merged_repository,
+    parse_duration, registry_uri, update_mask, validate_format, validate_location, validate_repository_id,
+    wanted_repository,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpOptionError
 
 NAME = "projects/p/locations/us-central1/repositories/config-images"
 
@@ -108,7 +109,7 @@ def test_wanted_repository_holds_only_what_the_task_sets():
     ({"immutable_tags": True, "format": "npm"}, "immutable_tags applies to docker"),
 ])
 def test_wanted_repository_refuses(options, words):
-    with pytest.raises(gcp.GcpOptionError, match=words):
+    with pytest.raises(GcpOptionError, match=words):
         wanted_repository(params(**options))
 
 

@@ -1,9 +1,10 @@
 """The pure parts of k8s.py: connection settings from kubernetes.core-style options, and the no-op decision."""
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.k8s import (
-    KubernetesConfigError, apply_changes, collection_path, comparable, object_path, settings_from_params,
-)
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.apply import apply_changes, comparable
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import collection_path, object_path
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesConfigError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import settings_from_params
 
 NO_OPTIONS = {"kubeconfig": None, "context": None, "host": None, "api_key": None, "ca_cert": None, "client_cert": None,
               "client_key": None, "validate_certs": None}

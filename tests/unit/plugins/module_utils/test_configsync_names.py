@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.configsync import (
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import (
     ConfigSyncRuleError, reconciler_name, validate_gcp_service_account_email, validate_sync, workload_identity_member,
 )
 

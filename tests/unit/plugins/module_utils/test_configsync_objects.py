@@ -3,9 +3,12 @@ import re
 
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.configsync import (
-    ConfigSyncRuleError, auth_for_version, build_sync_object, expected_commit, parse_image_reference, parse_version,
-    reconciler_manager_image, reconciler_role_binding, root_sync_name_warning, validate_period, version_from_image,
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError, root_sync_name_warning
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import (
+    build_sync_object, expected_commit, parse_image_reference, reconciler_role_binding, validate_period,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions import (
+    auth_for_version, parse_version, reconciler_manager_image, version_from_image,
 )
 
 DIGEST = "a" * 64
@@ -162,7 +165,7 @@ def test_version_from_the_reconciler_manager_deployment():
 
 
 def test_ca_cert_secret_rule():
-    from ansible_collections.configsync.oci.plugins.module_utils.configsync import ca_cert_secret_problem
+    from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import ca_cert_secret_problem
     assert "Secret ca not found" in ca_cert_secret_problem(None, "ca", "config-management-system")
     assert '"cert" key is not present in "ca" Secret' in ca_cert_secret_problem({"data": {"ca.crt": "eA=="}}, "ca", "team-a")
     assert ca_cert_secret_problem({"data": {"cert": "eA=="}}, "ca", "team-a") is None

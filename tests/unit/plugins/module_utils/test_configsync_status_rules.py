@@ -1,10 +1,11 @@
 """nomos status's rules (cmd/nomos/status/cluster_state.go at Config Sync 1.24.3) and the wait verdict built on them."""
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.configsync import (
-    ERROR, PENDING, RECONCILING, STALLED, SYNCED, WAIT_DONE, WAIT_FAIL, WAIT_MORE, evaluate_sync_status, resource_statuses,
-    source_string, syncing_condition_supported, wait_verdict,
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import (
+    ERROR, evaluate_sync_status, PENDING, RECONCILING, resource_statuses, source_string, STALLED, SYNCED,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions import syncing_condition_supported
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, WAIT_MORE, wait_verdict
 
 COMMIT = "c" * 64
 OLD = "0" * 64

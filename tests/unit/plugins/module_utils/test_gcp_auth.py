@@ -4,9 +4,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import (
+    CLOUD_PLATFORM_SCOPE, credentials, endpoint, require_project, _scopes,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import (
+    api_errors, describe_error, GcpAuthError, GcpOptionError, http_status, is_not_found,
+)
 
-SCOPE = gcp.CLOUD_PLATFORM_SCOPE
+SCOPE = CLOUD_PLATFORM_SCOPE
 
 
 @pytest.fixture(autouse=True)
@@ -24,41 +30,41 @@ def key_info():
 
 
 def test_endpoint_precedence(monkeypatch):
-    assert gcp.endpoint({}, "artifactregistry") is None
+    assert endpoint({}, "artifactregistry") is None
     monkeypatch.setenv("GCP_API_ENDPOINT", "https://global")
-    assert gcp.endpoint({}, "artifactregistry") == "https://global"
+    assert endpoint({}, "artifactregistry") == "https://global"
     monkeypatch.setenv("GCP_ARTIFACTREGISTRY_ENDPOINT", "https://ar")
-    assert gcp.endpoint({}, "artifactregistry") == "https://ar"
-    assert gcp.endpoint({}, "iam") == "https://global"
-    assert gcp.endpoint({"api_endpoint": "https://option"}, "artifactregistry") == "https://option"
+    assert endpoint({}, "artifactregistry") == "https://ar"
+    assert endpoint({}, "iam") == "https://global"
+    assert endpoint({"api_endpoint": "https://option"}, "artifactregistry") == "https://option"
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:80", "https://ar.example.com",
                                  "artifactregistry.googleapis.com"])
 def test_allowed_endpoints(url):
-    assert gcp.endpoint({"api_endpoint": url}, "artifactregistry") == url
+    assert endpoint({"api_endpoint": url}, "artifactregistry") == url
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.5:8080", "HTTP://ar.example.com", "http://127.0.0.1.example.com", "http://127example.com"])
 def test_plain_http_to_other_hosts_is_refused(url):
-    with pytest.raises(gcp.GcpOptionError, match="unencrypted"):
-        gcp.endpoint({"api_endpoint": url}, "artifactregistry")
+    with pytest.raises(GcpOptionError, match="unencrypted"):
+        endpoint({"api_endpoint": url}, "artifactregistry")
 
 
 def test_client_options_only_when_overridden():
-    assert gcp.client_options({}, "iam") is None
-    assert gcp.client_options({"api_endpoint": "http://127.0.0.1:8080"}, "iam").api_endpoint == "http://127.0.0.1:8080"
+    assert client_options({}, "iam") is None
+    assert client_options({"api_endpoint": "http://127.0.0.1:8080"}, "iam").api_endpoint == "http://127.0.0.1:8080"
 
 
 def test_scopes_from_env_when_the_option_is_the_default(monkeypatch):
     monkeypatch.setenv("GCP_SCOPES", "https://a, https://b")
-    assert gcp._scopes({"scopes": [SCOPE]}) == ["https://a", "https://b"]
-    assert gcp._scopes({"scopes": ["https://c"]}) == ["https://c"]
+    assert _scopes({"scopes": [SCOPE]}) == ["https://a", "https://b"]
+    assert _scopes({"scopes": ["https://c"]}) == ["https://c"]
 
 
 def test_access_token_credentials_carry_the_token_and_explain_a_401():
     from google.auth import exceptions
-    creds = gcp.credentials({"auth_kind": "accesstoken", "access_token": "tok-123", "scopes": [SCOPE]})
+    creds = credentials({"auth_kind": "accesstoken", "access_token": "tok-123", "scopes": [SCOPE]})
     assert creds.token == "tok-123" and creds.valid
     with pytest.raises(exceptions.RefreshError, match="rejected access_token") as caught:
         creds.refresh(None)
@@ -66,15 +72,15 @@ def test_access_token_credentials_carry_the_token_and_explain_a_401():
 
 
 def test_accesstoken_without_token():
-    with pytest.raises(gcp.GcpAuthError, match="access_token"):
-        gcp.credentials({"auth_kind": "accesstoken", "scopes": [SCOPE]})
+    with pytest.raises(GcpAuthError, match="access_token"):
+        credentials({"auth_kind": "accesstoken", "scopes": [SCOPE]})
 
 
 def test_service_account_from_file_and_contents(tmp_path, key_info):
     path = tmp_path / "sa.json"
     path.write_text(json.dumps(key_info))
-    from_file = gcp.credentials({"auth_kind": "serviceaccount", "service_account_file": str(path), "scopes": [SCOPE]})
-    from_contents = gcp.credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(key_info), "scopes": [SCOPE]})
+    from_file = credentials({"auth_kind": "serviceaccount", "service_account_file": str(path), "scopes": [SCOPE]})
+    from_contents = credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(key_info), "scopes": [SCOPE]})
     for creds in (from_file, from_contents):
         assert creds.service_account_email == "sa@p.iam.gserviceaccount.com"
         assert creds._token_uri == key_info["token_uri"]
@@ -86,31 +92,31 @@ def test_service_account_from_file_and_contents(tmp_path, key_info):
     (lambda tmp: (tmp / "x.json").write_text("not json") and str(tmp / "x.json"), ["is not a JSON service-account key"]),
 ])
 def test_unusable_key_files(tmp_path, setup, words):
-    with pytest.raises(gcp.GcpAuthError) as caught:
-        gcp.credentials({"auth_kind": "serviceaccount", "service_account_file": setup(tmp_path), "scopes": [SCOPE]})
+    with pytest.raises(GcpAuthError) as caught:
+        credentials({"auth_kind": "serviceaccount", "service_account_file": setup(tmp_path), "scopes": [SCOPE]})
     for word in words:
         assert word in str(caught.value)
 
 
 def test_bad_contents_never_echo_the_secret(key_info):
     broken = json.dumps(key_info)[:-5]
-    with pytest.raises(gcp.GcpAuthError, match="service_account_contents is not valid JSON") as caught:
-        gcp.credentials({"auth_kind": "serviceaccount", "service_account_contents": broken, "scopes": [SCOPE]})
+    with pytest.raises(GcpAuthError, match="service_account_contents is not valid JSON") as caught:
+        credentials({"auth_kind": "serviceaccount", "service_account_contents": broken, "scopes": [SCOPE]})
     assert "PRIVATE KEY" not in str(caught.value)
     corrupt = dict(key_info, private_key=key_info["private_key"].replace("A", "B"))
-    with pytest.raises((gcp.GcpAuthError, ValueError)) as caught:
-        gcp.credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(corrupt), "scopes": [SCOPE]})
+    with pytest.raises((GcpAuthError, ValueError)) as caught:
+        credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(corrupt), "scopes": [SCOPE]})
     assert key_info["private_key"].splitlines()[2] not in str(caught.value)
 
 
 def test_serviceaccount_needs_a_key():
-    with pytest.raises(gcp.GcpAuthError, match="service_account_file nor service_account_contents"):
-        gcp.credentials({"auth_kind": "serviceaccount", "scopes": [SCOPE]})
+    with pytest.raises(GcpAuthError, match="service_account_file nor service_account_contents"):
+        credentials({"auth_kind": "serviceaccount", "scopes": [SCOPE]})
 
 
 def test_impersonation_follows_the_endpoint_override(key_info, monkeypatch):
     monkeypatch.setenv("GCP_IAMCREDENTIALS_ENDPOINT", "http://127.0.0.1:9999")
-    creds = gcp.credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(key_info), "scopes": [SCOPE],
+    creds = credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(key_info), "scopes": [SCOPE],
                              "impersonate_service_account": "target@p.iam.gserviceaccount.com"})
     assert creds._target_principal == "target@p.iam.gserviceaccount.com"
     assert creds._iam_endpoint_override == (
@@ -118,9 +124,9 @@ def test_impersonation_follows_the_endpoint_override(key_info, monkeypatch):
 
 
 def test_require_project():
-    assert gcp.require_project({"project": "p"}) == "p"
-    with pytest.raises(gcp.GcpOptionError, match="GCP_PROJECT"):
-        gcp.require_project({"project": None})
+    assert require_project({"project": "p"}) == "p"
+    with pytest.raises(GcpOptionError, match="GCP_PROJECT"):
+        require_project({"project": None})
 
 
 def test_errors_of_both_client_families():
@@ -128,11 +134,11 @@ def test_errors_of_both_client_families():
     from googleapiclient.errors import HttpError
     import httplib2
     core = exceptions.from_http_status(409, "There were concurrent policy changes.")
-    assert gcp.http_status(core) == 409
-    assert gcp.describe_error(core).startswith("409")
+    assert http_status(core) == 409
+    assert describe_error(core).startswith("409")
     body = json.dumps({"error": {"code": 404, "message": "Unknown service account", "status": "NOT_FOUND"}}).encode()
     discovery = HttpError(httplib2.Response({"status": 404}), body)
-    assert gcp.http_status(discovery) == 404 and gcp.is_not_found(discovery)
-    assert gcp.describe_error(discovery) == "404 NOT_FOUND Unknown service account"
-    assert gcp.http_status(ValueError("x")) is None
-    assert isinstance(core, gcp.api_errors()) and isinstance(discovery, gcp.api_errors())
+    assert http_status(discovery) == 404 and is_not_found(discovery)
+    assert describe_error(discovery) == "404 NOT_FOUND Unknown service account"
+    assert http_status(ValueError("x")) is None
+    assert isinstance(core, api_errors()) and isinstance(discovery, api_errors())

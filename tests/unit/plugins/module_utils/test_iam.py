@@ -2,9 +2,9 @@ import copy
 
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
-from ansible_collections.configsync.oci.plugins.module_utils.iam import (
-    IamRuleError, PolicyConflict, backoff_delay, binding_members, edit_policy, ensure_binding, member_key,
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpError
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.iam import (
+    backoff_delay, binding_members, edit_policy, ensure_binding, IamRuleError, member_key, PolicyConflict,
     read_modify_write, service_account_resource, validate_member, validate_members, validate_role, validate_service_account,
 )
 
@@ -175,7 +175,7 @@ def test_loop_rereads_after_a_conflict_and_keeps_the_other_writers_change():
 
 def test_loop_gives_up_after_the_attempts():
     server = FakeServer(conflicts=100)
-    with pytest.raises(gcp.GcpError, match="gave up after 5 attempts"):
+    with pytest.raises(GcpError, match="gave up after 5 attempts"):
         read_modify_write(server.get, server.set, adding("user:a@example.com"), attempts=5, sleep=lambda s: None)
     assert server.writes == 0
 

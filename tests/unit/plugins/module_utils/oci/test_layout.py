@@ -7,7 +7,13 @@ import tarfile
 
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.oci import layout
+from ansible_collections.configsync.oci.plugins.module_utils.oci.gzip import GZIP_BLOCK
+from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import (
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.oci.package import build_package, write_layer
+from ansible_collections.configsync.oci.plugins.module_utils.oci.tar import _COPY_BUFFER, _tar_info, write_tar
+from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, PackagingError
 
 
 def make_tree(root, mtime):
@@ -27,9 +33,9 @@ def make_tree(root, mtime):
 
 
 def build(root, tmp_path, name="layer.tgz", **kwargs):
-    entries = layout.collect_entries([str(root)], **{k: v for k, v in kwargs.items() if k in ("base", "exclude")})
+    entries = collect_entries([str(root)], **{k: v for k, v in kwargs.items() if k in ("base", "exclude")})
     options = {k: v for k, v in kwargs.items() if k not in ("base", "exclude")}
-    return layout.build_package(entries, str(tmp_path / name), **options)
+    return build_package(entries, str(tmp_path / name), **options)
 
 
 def test_same_tree_different_mtimes_and_modes_gives_identical_bytes(tmp_path):
@@ -116,13 +122,13 @@ def test_docker_and_oci_image_manifests(tmp_path):
     docker = build(tree, tmp_path, "d.tgz", labels={"team": "a"})
     oci = build(tree, tmp_path, "o.tgz", manifest_type="oci", annotations={"x": "y"})
     docker_manifest, oci_manifest = json.loads(docker.manifest), json.loads(oci.manifest)
-    assert docker_manifest["mediaType"] == layout.DOCKER_MANIFEST
-    assert docker_manifest["config"]["mediaType"] == layout.DOCKER_CONFIG
-    assert docker_manifest["layers"][0]["mediaType"] == layout.DOCKER_LAYER
+    assert docker_manifest["mediaType"] == DOCKER_MANIFEST
+    assert docker_manifest["config"]["mediaType"] == DOCKER_CONFIG
+    assert docker_manifest["layers"][0]["mediaType"] == DOCKER_LAYER
     assert json.loads(docker.config.data)["config"]["Labels"] == {"team": "a"}
-    assert oci_manifest["mediaType"] == layout.OCI_MANIFEST
-    assert oci_manifest["config"]["mediaType"] == layout.OCI_CONFIG
-    assert oci_manifest["layers"][0]["mediaType"] == layout.OCI_LAYER
+    assert oci_manifest["mediaType"] == OCI_MANIFEST
+    assert oci_manifest["config"]["mediaType"] == OCI_CONFIG
+    assert oci_manifest["layers"][0]["mediaType"] == OCI_LAYER
     assert oci_manifest["annotations"] == {"x": "y"}
 
 
@@ -143,7 +149,7 @@ def test_base_keeps_paths_relative_to_it(tmp_path):
     (tmp_path / "repo" / "a" / "b").mkdir(parents=True)
     (tmp_path / "repo" / "a" / "b" / "x.yaml").write_text("x\n")
     (tmp_path / "repo" / "top.yaml").write_text("t\n")
-    entries = layout.collect_entries(["a/b/x.yaml", str(tmp_path / "repo" / "top.yaml")], base=str(tmp_path / "repo"))
+    entries = collect_entries(["a/b/x.yaml", str(tmp_path / "repo" / "top.yaml")], base=str(tmp_path / "repo"))
     assert [e.display_name for e in entries] == ["a/", "a/b/", "a/b/x.yaml", "top.yaml"]
 
 
@@ -152,7 +158,7 @@ def test_file_source_without_base_sits_at_the_root(tmp_path):
     (tmp_path / "d" / "test-namespace.yaml").write_text("x\n")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "sub").mkdir()
-    entries = layout.collect_entries([str(tmp_path / "d" / "test-namespace.yaml"), str(tmp_path / "other")])
+    entries = collect_entries([str(tmp_path / "d" / "test-namespace.yaml"), str(tmp_path / "other")])
     assert [e.display_name for e in entries] == ["sub/", "test-namespace.yaml"]
 
 
@@ -160,9 +166,9 @@ def test_exclude_patterns(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()
     make_tree(tree, 0)
-    names = [e.name for e in layout.collect_entries([str(tree)], exclude=[".git", "*.sh", "clusters/prod"])]
+    names = [e.name for e in collect_entries([str(tree)], exclude=[".git", "*.sh", "clusters/prod"])]
     assert names == ["clusters", "current.yaml", "empty", "privé.yaml"]
-    with_git = [e.name for e in layout.collect_entries([str(tree)], exclude=[])]
+    with_git = [e.name for e in collect_entries([str(tree)], exclude=[])]
     assert ".git/HEAD" in with_git
 
 
@@ -172,8 +178,8 @@ def test_symlink_out_of_the_tree_is_refused(tmp_path, target):
     (tree / "sub").mkdir(parents=True)
     (tmp_path / "outside.yaml").write_text("secret\n")
     os.symlink(target, tree / "link")
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries([str(tree)])
+    with pytest.raises(PackagingError) as caught:
+        collect_entries([str(tree)])
     assert "symlink" in str(caught.value) and "link" in str(caught.value)
 
 
@@ -182,8 +188,8 @@ def test_symlink_escaping_through_another_symlink_is_refused(tmp_path):
     (tree / "d").mkdir(parents=True)
     os.symlink("..", tree / "d" / "up")  # d/up -> tree itself: fine on its own
     os.symlink("d/up/..", tree / "escape")  # lexically "d", really the parent of tree
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries([str(tree)])
+    with pytest.raises(PackagingError) as caught:
+        collect_entries([str(tree)])
     assert "escape" in str(caught.value)
 
 
@@ -192,7 +198,7 @@ def test_directory_symlink_is_stored_not_followed(tmp_path):
     (tree / "real").mkdir(parents=True)
     (tree / "real" / "a.yaml").write_text("a\n")
     os.symlink("real", tree / "alias")
-    assert [(e.name, e.kind) for e in layout.collect_entries([str(tree)])] == [
+    assert [(e.name, e.kind) for e in collect_entries([str(tree)])] == [
         ("alias", "symlink"), ("real", "dir"), ("real/a.yaml", "file")]
 
 
@@ -201,8 +207,8 @@ def test_directory_symlink_is_stored_not_followed(tmp_path):
     (["/nonexistent/x.yaml"], "does not exist"),
 ])
 def test_bad_sources(sources, fragment):
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries(sources)
+    with pytest.raises(PackagingError) as caught:
+        collect_entries(sources)
     assert fragment in str(caught.value)
 
 
@@ -211,11 +217,11 @@ def test_source_outside_base_and_conflicts(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "x.yaml").write_text("1\n")
     (tmp_path / "b" / "x.yaml").write_text("2\n")
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries([str(tmp_path / "b" / "x.yaml")], base=str(tmp_path / "a"))
+    with pytest.raises(PackagingError) as caught:
+        collect_entries([str(tmp_path / "b" / "x.yaml")], base=str(tmp_path / "a"))
     assert "is not inside base" in str(caught.value)
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries([str(tmp_path / "a"), str(tmp_path / "b")])
+    with pytest.raises(PackagingError) as caught:
+        collect_entries([str(tmp_path / "a"), str(tmp_path / "b")])
     assert "x.yaml" in str(caught.value)
 
 
@@ -226,8 +232,8 @@ def test_layer_streams_large_file_in_blocks(tmp_path):
         for dummy in range(8):
             stream.write(os.urandom(1024 * 1024))
     out = io.BytesIO()
-    entries = layout.collect_entries([str(big.parent)])
-    diff_id, digest, size, tar_size = layout.write_layer(entries, out)
+    entries = collect_entries([str(big.parent)])
+    diff_id, digest, size, tar_size = write_layer(entries, out)
     assert size == len(out.getvalue())
     assert tar_size > 8 * 1024 * 1024
     assert digest == "sha256:" + hashlib.sha256(out.getvalue()).hexdigest()
@@ -238,8 +244,8 @@ def test_non_utf8_file_name_is_refused(tmp_path):
     tree.mkdir()
     with open(os.path.join(str(tree).encode(), b"bad\xff.yaml"), "wb") as stream:
         stream.write(b"x\n")
-    with pytest.raises(layout.PackagingError) as caught:
-        layout.collect_entries([str(tree)])
+    with pytest.raises(PackagingError) as caught:
+        collect_entries([str(tree)])
     assert "not valid UTF-8" in str(caught.value)
 
 
@@ -249,7 +255,7 @@ def test_symlinks_given_directly_as_src_are_followed_without_base(tmp_path):
     (tmp_path / "releases" / "v3.yaml").write_text("y\n")
     os.symlink("releases/v3", str(tmp_path / "current"))
     os.symlink("releases/v3.yaml", str(tmp_path / "current.yaml"))
-    entries = layout.collect_entries([str(tmp_path / "current"), str(tmp_path / "current.yaml")])
+    entries = collect_entries([str(tmp_path / "current"), str(tmp_path / "current.yaml")])
     assert [(e.name, e.kind) for e in entries] == [("current.yaml", "file"), ("ns.yaml", "file")]
 
 
@@ -272,17 +278,17 @@ def test_block_gzip_is_one_member_and_independent_of_worker_count(tmp_path, leve
         for number in range(60000):
             stream.write("- name: item-%d\n  value: %d\n" % (number, number * 7))
     with open(str(tree / "random.bin"), "wb") as stream:
-        stream.write(os.urandom(layout.GZIP_BLOCK + 12345))
-    entries = layout.collect_entries([str(tree)])
+        stream.write(os.urandom(GZIP_BLOCK + 12345))
+    entries = collect_entries([str(tree)])
     outputs = []
     for workers in (1, 3):
         out = io.BytesIO()
-        outputs.append((layout.write_layer(entries, out, compression_level=level, workers=workers), out.getvalue()))
+        outputs.append((write_layer(entries, out, compression_level=level, workers=workers), out.getvalue()))
     assert outputs[0] == outputs[1]
     (diff_id, digest, size, tar_size), data = outputs[0]
     plain = gzip.decompress(data)
     assert len(plain) == tar_size and diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
-    assert tar_size > 2 * layout.GZIP_BLOCK  # several blocks, so the joins are exercised
+    assert tar_size > 2 * GZIP_BLOCK  # several blocks, so the joins are exercised
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert tar.extractfile("random.bin").read() == (tree / "random.bin").read_bytes()
 
@@ -291,11 +297,11 @@ def test_incompressible_blocks_are_stored_and_text_still_compresses(tmp_path):
     noise, text = tmp_path / "noise", tmp_path / "text"
     noise.mkdir()
     text.mkdir()
-    (noise / "blob.bin").write_bytes(os.urandom(3 * layout.GZIP_BLOCK))
+    (noise / "blob.bin").write_bytes(os.urandom(3 * GZIP_BLOCK))
     (text / "cm.yaml").write_text("kind: ConfigMap\ndata:\n  key: value\n" * 100000)
     for tree, bound in ((noise, 1.001), (text, 0.05)):
         out = io.BytesIO()
-        dummy_diff_id, dummy_digest, size, tar_size = layout.write_layer(layout.collect_entries([str(tree)]), out)
+        dummy_diff_id, dummy_digest, size, tar_size = write_layer(collect_entries([str(tree)]), out)
         assert size < tar_size * bound
         assert gzip.decompress(out.getvalue())[512:512 + 16] == ((tree / "blob.bin").read_bytes()[:16] if tree == noise else b"kind: ConfigMap\n")
 
@@ -305,7 +311,7 @@ def _tarfile_reference(entries, mtime):
     out = io.BytesIO()
     with tarfile.TarFile(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
         for entry in entries:
-            info = layout._tar_info(entry, mtime)
+            info = _tar_info(entry, mtime)
             if entry.kind == "file":
                 with open(entry.local_path, "rb") as stream:
                     info.size = os.fstat(stream.fileno()).st_size
@@ -326,15 +332,15 @@ def test_direct_ustar_headers_equal_tarfile_pax_output(tmp_path, mtime):
     (tree / "caf\u00e9.yaml").write_text("non-ascii name\n")
     (tree / "empty.yaml").write_text("")
     (tree / "block.bin").write_bytes(b"b" * 512)
-    (tree / "big.bin").write_bytes(os.urandom(layout._COPY_BUFFER * 2 + 123))
+    (tree / "big.bin").write_bytes(os.urandom(_COPY_BUFFER * 2 + 123))
     (tree / "run.sh").write_text("#!/bin/sh\n")
     os.chmod(str(tree / "run.sh"), 0o700)
     (tree / "empty-dir").mkdir()
     os.symlink("empty.yaml", str(tree / "link"))
     os.symlink("../" + "x" * 40 + "/../" + "y" * 60 + "/../empty.yaml", str(tree / "exactly" / "long-link"))
-    entries = layout.collect_entries([str(tree)])
+    entries = collect_entries([str(tree)])
     out = io.BytesIO()
-    size = layout.write_tar(entries, out.write, mtime)
+    size = write_tar(entries, out.write, mtime)
     data = out.getvalue()
     assert size == len(data) and len(data) % (20 * 512) == 0
     assert data == _tarfile_reference(entries, mtime)
@@ -350,14 +356,14 @@ def test_file_that_shrinks_while_packaging_is_refused(tmp_path, monkeypatch):
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "a.yaml").write_text("a" * 1000)
-    entries = layout.collect_entries([str(tree)])
+    entries = collect_entries([str(tree)])
     real_read = os.read
-    monkeypatch.setattr(layout.os, "read", lambda fd, count: real_read(fd, count)[:10])
-    with pytest.raises(layout.PackagingError, match="shrank"):
-        layout.write_tar(entries, io.BytesIO().write)
+    monkeypatch.setattr(os, "read", lambda fd, count: real_read(fd, count)[:10])
+    with pytest.raises(PackagingError, match="shrank"):
+        write_tar(entries, io.BytesIO().write)
     # Short reads of a file that still has its bytes are completed.
-    monkeypatch.setattr(layout.os, "read", lambda fd, count: real_read(fd, min(count, 7)))
+    monkeypatch.setattr(os, "read", lambda fd, count: real_read(fd, min(count, 7)))
     out = io.BytesIO()
-    layout.write_tar(entries, out.write)
+    write_tar(entries, out.write)
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
         assert tar.extractfile("a.yaml").read() == b"a" * 1000

@@ -14,7 +14,9 @@ import copy
 import json
 import re
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import credentials, require_project
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpOptionError
 
 # Google Cloud regions plus Artifact Registry's three multi-regions. Artifact Registry's "Repository locations" page
 # (https://cloud.google.com/artifact-registry/docs/repositories/repo-locations) defers to `gcloud artifacts locations
@@ -69,7 +71,7 @@ _FIELD_DEFAULTS = {"description": "", "labels": {}, "immutableTags": False, "cle
                    "kmsKeyName": "", "virtualRepositoryConfig": {}, "remoteRepositoryConfig": {}}
 
 
-class ArtifactRegistryRuleError(gcp.GcpOptionError):
+class ArtifactRegistryRuleError(GcpOptionError):
     """A value Artifact Registry would reject; the message names the option and the value."""
 
 
@@ -172,7 +174,7 @@ def _most_recent_body(most_recent):
 
 def wanted_repository(params):
     """The repository the options ask for, in API JSON shape; only the fields the user set (validated, no request)."""
-    project = gcp.require_project(params)
+    project = require_project(params)
     location = validate_location(params.get("location"))
     repository_id = validate_repository_id(params.get("name"))
     repository_format = params.get("format") or "docker"
@@ -291,7 +293,7 @@ def client(params):
     """An ArtifactRegistryClient (REST) with the module's credentials and endpoint."""
     from google.cloud import artifactregistry_v1
     return artifactregistry_v1.ArtifactRegistryClient(
-        credentials=gcp.credentials(params), transport="rest", client_options=gcp.client_options(params, "artifactregistry"))
+        credentials=credentials(params), transport="rest", client_options=client_options(params, "artifactregistry"))
 
 
 def canonical_mode_configs(wanted):
@@ -326,7 +328,7 @@ class ArtifactRegistryApi(object):
         self.timeout = timeout
         # Reads, the PATCH and the DELETE are idempotent: they ride out 429/5xx. The create is not (a retried create whose
         # first attempt went through would answer 409), so it is sent once.
-        self.retry = gcp.transient_retry()
+        self.retry = transient_retry()
 
     def get(self, name):
         from google.api_core import exceptions

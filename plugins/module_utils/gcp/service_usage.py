@@ -8,7 +8,11 @@ __metaclass__ = type
 import re
 import time
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import (
+    credentials as gcp_credentials, endpoint, require_project,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry, TRANSIENT_STATUS
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpError, GcpOptionError
 
 # A service name is a DNS name, e.g. artifactregistry.googleapis.com.
 _SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
@@ -16,7 +20,7 @@ WANTED_STATE = {"present": "ENABLED", "absent": "DISABLED"}
 CHECK_IF_SERVICE_HAS_USAGE = {"skip": "SKIP", "check": "CHECK"}
 
 
-class ServiceUsageRuleError(gcp.GcpOptionError):
+class ServiceUsageRuleError(GcpOptionError):
     """A service name Service Usage would reject."""
 
 
@@ -39,11 +43,11 @@ POLL_MAX_DELAY = 5.0
 def client(params, credentials=None):
     from google.cloud import service_usage_v1
     return service_usage_v1.ServiceUsageClient(
-        credentials=credentials or gcp.credentials(params), transport="rest", client_options=gcp.client_options(params, "serviceusage"))
+        credentials=credentials or gcp_credentials(params), transport="rest", client_options=client_options(params, "serviceusage"))
 
 
 def base_url(params):
-    url = gcp.endpoint(params, "serviceusage") or DEFAULT_ENDPOINT
+    url = endpoint(params, "serviceusage") or DEFAULT_ENDPOINT
     return (url if "://" in url else "https://" + url).rstrip("/")
 
 
@@ -53,7 +57,7 @@ def operation_outcome(operation):
         return None
     error = operation.get("error")
     if error:
-        raise gcp.GcpError("operation %s failed: %s %s" % (operation.get("name"), error.get("code", ""), error.get("message", "")))
+        raise GcpError("operation %s failed: %s %s" % (operation.get("name"), error.get("code", ""), error.get("message", "")))
     return True
 
 
@@ -70,14 +74,14 @@ class ServiceUsageApi(object):
 
     def __init__(self, params, timeout=300, credentials=None, sleep=time.sleep):
         from google.auth.transport.requests import AuthorizedSession
-        credentials = credentials or gcp.credentials(params)
+        credentials = credentials or gcp_credentials(params)
         self.client = client(params, credentials)
         self.session = AuthorizedSession(credentials)
         self.base_url = base_url(params)
         self.timeout = timeout
         self.sleep = sleep
         # get/enable/disable are idempotent: all of them ride out 429/5xx.
-        self.retry = gcp.transient_retry()
+        self.retry = transient_retry()
 
     def wait(self, operation):
         """Poll ``operation`` (its name) until done, with growing delays, for at most ``self.timeout`` seconds."""
@@ -85,14 +89,14 @@ class ServiceUsageApi(object):
         deadline, delay = time.monotonic() + self.timeout, POLL_FIRST_DELAY
         while True:
             response = self.session.get("%s/v1/%s" % (self.base_url, name), timeout=60)
-            if response.status_code in gcp.TRANSIENT_STATUS:
+            if response.status_code in TRANSIENT_STATUS:
                 response = None  # a transient answer while polling: just poll again
             elif response.status_code != 200:
-                raise gcp.GcpError("polling operation %s failed: HTTP %d %s" % (name, response.status_code, response.text[:500]))
+                raise GcpError("polling operation %s failed: HTTP %d %s" % (name, response.status_code, response.text[:500]))
             if response is not None and operation_outcome(response.json()):
                 return
             if time.monotonic() + delay > deadline:
-                raise gcp.GcpError("operation %s did not finish within %d seconds" % (name, self.timeout))
+                raise GcpError("operation %s did not finish within %d seconds" % (name, self.timeout))
             self.sleep(delay)
             delay = min(POLL_MAX_DELAY, delay * 2)
 
@@ -110,7 +114,7 @@ class ServiceUsageApi(object):
 
 def ensure_service(params, api, check_mode):
     """Make the service's state match ``params["state"]``; returns the module result."""
-    project = gcp.require_project(params)
+    project = require_project(params)
     service = validate_service_name(params.get("service"))
     name = service_resource(project, service)
     wanted = WANTED_STATE[params.get("state") or "present"]

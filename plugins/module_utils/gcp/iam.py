@@ -18,7 +18,11 @@ import random
 import re
 import time
 
-from ansible_collections.configsync.oci.plugins.module_utils import gcp
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import credentials
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import (
+    api_errors, describe_error, GcpError, GcpOptionError, http_status,
+)
 
 # The options every binding module takes besides the resource (doc fragment configsync.oci.iam_binding).
 BINDING_ARGSPEC = dict(
@@ -45,7 +49,7 @@ DEFAULT_MAX_DELAY = 8.0
 NUM_RETRIES = 4
 
 
-class IamRuleError(gcp.GcpOptionError):
+class IamRuleError(GcpOptionError):
     """A role or member IAM would reject; the message names the option and the value."""
 
 
@@ -184,7 +188,7 @@ def read_modify_write(get_policy, set_policy, edit, check_mode=False, attempts=D
             conflicts += 1
             if attempt < attempts:
                 sleep(delay(attempt))
-    raise gcp.GcpError("gave up after %d attempts: the policy kept changing between read and write (409 ABORTED each time)"
+    raise GcpError("gave up after %d attempts: the policy kept changing between read and write (409 ABORTED each time)"
                        % attempts)
 
 
@@ -228,8 +232,8 @@ class RepositoryPolicyStore(object):
         try:
             policy = self.client.get_iam_policy(
                 request={"resource": self.resource, "options": {"requested_policy_version": POLICY_VERSION}},
-                retry=gcp.transient_retry(), timeout=60)
-        except gcp.api_errors() as exc:
+                retry=transient_retry(), timeout=60)
+        except api_errors() as exc:
             raise _api_error("getIamPolicy", self.resource, exc)
         return json_format.MessageToDict(policy)
 
@@ -239,10 +243,10 @@ class RepositoryPolicyStore(object):
         message = json_format.ParseDict(policy, policy_pb2.Policy(), ignore_unknown_fields=True)
         try:
             # Safe to retry: the etag makes a repeated write fail with 409 rather than apply twice.
-            self.client.set_iam_policy(request={"resource": self.resource, "policy": message}, retry=gcp.transient_retry(), timeout=60)
-        except gcp.api_errors() as exc:
-            if gcp.http_status(exc) == 409:
-                raise PolicyConflict(gcp.describe_error(exc))
+            self.client.set_iam_policy(request={"resource": self.resource, "policy": message}, retry=transient_retry(), timeout=60)
+        except api_errors() as exc:
+            if http_status(exc) == 409:
+                raise PolicyConflict(describe_error(exc))
             raise _api_error("setIamPolicy", self.resource, exc)
 
 
@@ -257,7 +261,7 @@ class ServiceAccountPolicyStore(object):
         request = self.service_accounts.getIamPolicy(resource=self.resource, options_requestedPolicyVersion=POLICY_VERSION)
         try:
             return request.execute(num_retries=NUM_RETRIES)
-        except gcp.api_errors() as exc:
+        except api_errors() as exc:
             raise _api_error("getIamPolicy", self.resource, exc)
 
     def set(self, policy):
@@ -265,19 +269,19 @@ class ServiceAccountPolicyStore(object):
         try:
             # googleapiclient retries 429/5xx itself; the etag makes a repeated write fail with 409 rather than apply twice.
             request.execute(num_retries=NUM_RETRIES)
-        except gcp.api_errors() as exc:
-            if gcp.http_status(exc) == 409:
-                raise PolicyConflict(gcp.describe_error(exc))
+        except api_errors() as exc:
+            if http_status(exc) == 409:
+                raise PolicyConflict(describe_error(exc))
             raise _api_error("setIamPolicy", self.resource, exc)
 
 
 def _api_error(method, resource, exc):
-    if isinstance(exc, gcp.GcpError):
+    if isinstance(exc, GcpError):
         return exc
-    if gcp.http_status(exc) is None and not hasattr(exc, "message"):
+    if http_status(exc) is None and not hasattr(exc, "message"):
         # Not an API answer (e.g. a refused connection or a token exchange failure): keep its own words.
-        return gcp.GcpError("%s on %s failed: %s" % (method, resource, exc))
-    return gcp.GcpError("%s on %s failed: %s" % (method, resource, gcp.describe_error(exc)))
+        return GcpError("%s on %s failed: %s" % (method, resource, exc))
+    return GcpError("%s on %s failed: %s" % (method, resource, describe_error(exc)))
 
 
 def repository_resource(project, location, repository):
@@ -300,6 +304,6 @@ def iam_service(params):
     import google_auth_httplib2
     import httplib2
     from googleapiclient import discovery
-    http = google_auth_httplib2.AuthorizedHttp(gcp.credentials(params), http=httplib2.Http(timeout=60))
+    http = google_auth_httplib2.AuthorizedHttp(credentials(params), http=httplib2.Http(timeout=60))
     return discovery.build("iam", "v1", http=http, static_discovery=True, cache_discovery=False,
-                           client_options=gcp.client_options(params, "iam"))
+                           client_options=client_options(params, "iam"))

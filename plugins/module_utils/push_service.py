@@ -10,12 +10,14 @@ import threading
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.configsync.oci.plugins.module_utils.oci import layout
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
-    REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials, redact,
+    redact, REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import DEFAULT_ARTIFACT_TYPE
+from ansible_collections.configsync.oci.plugins.module_utils.oci.package import build_package
 from ansible_collections.configsync.oci.plugins.module_utils.oci.push import push, push_result
-from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import ReferenceError, parse_reference, validate_tag
+from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import parse_reference, ReferenceError, validate_tag
+from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, DEFAULT_EXCLUDE, PackagingError
 
 # registry.DEFAULT_CHUNK_SIZE; the registry client (and requests, about 50 ms of imports) loads on a thread while the
 # main thread packages, see _load_registry.
@@ -24,12 +26,12 @@ DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 OCI_PUSH_ARGSPEC = dict(
     src=dict(type="list", elements="path", required=True),
     base=dict(type="path"),
-    exclude=dict(type="list", elements="str", default=list(layout.DEFAULT_EXCLUDE)),
+    exclude=dict(type="list", elements="str", default=list(DEFAULT_EXCLUDE)),
     image=dict(type="str", required=True),
     tags=dict(type="list", elements="str", default=[]),
     format=dict(type="str", default="image", choices=["image", "artifact"]),
     manifest_type=dict(type="str", choices=["docker", "oci"]),
-    artifact_type=dict(type="str", default=layout.DEFAULT_ARTIFACT_TYPE),
+    artifact_type=dict(type="str", default=DEFAULT_ARTIFACT_TYPE),
     layer_title=dict(type="str"),
     annotations=dict(type="dict", default={}),
     labels=dict(type="dict", default={}),
@@ -130,7 +132,8 @@ def _check_options(params):
 
 def _google_token(module):
     def token():
-        from ansible_collections.configsync.oci.plugins.module_utils.gcp import GcpAuthError, access_token
+        from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import access_token
+        from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpAuthError
         try:
             return access_token(module.params)
         except GcpAuthError as exc:
@@ -182,17 +185,17 @@ def run(module):
     try:
         reference, tags, manifest_type = _check_options(params)
         mount_from = _mount_sources(reference, params["mount_from"])
-        entries = layout.collect_entries(params["src"], params["base"], params["exclude"])
-    except (OptionError, layout.PackagingError) as exc:
+        entries = collect_entries(params["src"], params["base"], params["exclude"])
+    except (OptionError, PackagingError) as exc:
         module.fail_json(msg=str(exc))
     layer_path = os.path.join(module.tmpdir, "layer.tar.gz")
     title = params["layer_title"] or reference.repository.rsplit("/", 1)[-1] + ".tar.gz"
     try:
-        package = layout.build_package(
+        package = build_package(
             entries, layer_path, fmt=params["format"], manifest_type=manifest_type, mtime=params["source_date_epoch"] or 0,
             compression_level=params["compression_level"], annotations=params["annotations"], labels=params["labels"],
             artifact_type=params["artifact_type"], layer_title=title)
-    except (layout.PackagingError, IOError, OSError) as exc:
+    except (PackagingError, IOError, OSError) as exc:
         module.fail_json(msg="packaging src failed: %s" % exc)
     registry = wait_for_registry()
     if not registry.HAS_REQUESTS:

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Google credentials and API clients: the one place that knows how this collection talks to Google.
+"""Google credentials from the google.cloud option names and their GCP_* environment variables, and where requests
+may go (the endpoint override, plain HTTP only to loopback hosts).
 
-Every Google-facing module declares ``GCP_AUTH_ARGSPEC`` (see the ``configsync.oci.gcp`` doc fragment),
-asks ``credentials()`` for google-auth credentials and ``endpoint()`` for where to send the requests,
-and turns API errors into messages with ``describe_error()``.
+Every Google-facing module declares ``GCP_AUTH_ARGSPEC`` (see the ``configsync.oci.gcp`` doc fragment), asks
+``credentials()`` for google-auth credentials and ``endpoint()`` for where to send the requests.
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -14,8 +14,10 @@ import json
 import os
 
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
-
 from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpAuthError, GcpOptionError
+
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -34,18 +36,6 @@ GCP_AUTH_ARGSPEC = dict(
 
 # Environment variables google.cloud and AWX use that an argument spec cannot express directly.
 _SCOPES_ENV = "GCP_SCOPES"
-
-
-class GcpError(Exception):
-    """A Google-side problem a module reports with fail_json; the message never holds a secret."""
-
-
-class GcpAuthError(GcpError):
-    """Credentials could not be built; the message names the option at fault and never holds a secret."""
-
-
-class GcpOptionError(GcpError):
-    """An option value Google would reject (or a missing one); the message names the option and the value."""
 
 
 def require_project(params):
@@ -177,89 +167,3 @@ def access_token(params):
     if not getattr(creds, "token", None) or not creds.valid:
         creds.refresh(google.auth.transport.requests.Request())
     return creds.token
-
-
-def client_options(params, api):
-    from google.api_core.client_options import ClientOptions
-    url = endpoint(params, api)
-    return ClientOptions(api_endpoint=url) if url else None
-
-
-# Transient answers every client layer retries (idempotent calls only): 429 and the 5xx a front end returns
-# when a backend is briefly unavailable.
-TRANSIENT_STATUS = (429, 500, 502, 503, 504)
-RETRY_DEADLINE = 30.0
-
-
-def transient_retry(deadline=RETRY_DEADLINE):
-    """The google.api_core retry policy for idempotent calls of the generated clients: transient statuses and dropped
-    connections, exponential backoff with jitter from 0.25 s up to 4 s, at most ``deadline`` seconds in all."""
-    from google.api_core import exceptions as core_exceptions
-    from google.api_core import retry as core_retry
-    import requests
-    predicate = core_retry.if_exception_type(
-        core_exceptions.TooManyRequests, core_exceptions.InternalServerError, core_exceptions.BadGateway,
-        core_exceptions.ServiceUnavailable, core_exceptions.GatewayTimeout, requests.exceptions.ConnectionError)
-    return core_retry.Retry(predicate=predicate, initial=0.25, maximum=4.0, multiplier=2.0, timeout=deadline)
-
-
-def http_status(exc):
-    """The HTTP status of a google-api-core or googleapiclient error (None for anything else)."""
-    resp = getattr(exc, "resp", None)
-    if resp is not None and getattr(resp, "status", None) is not None:
-        return int(resp.status)
-    code = getattr(exc, "code", None)
-    return code if isinstance(code, int) else None
-
-
-def api_errors():
-    """The exception classes a Google client call raises for an answer or a transport failure (a tuple for ``except``)."""
-    classes = [GcpError, OSError]  # OSError: refused connections, timeouts, requests' RequestException
-    try:
-        from google.api_core import exceptions as core_exceptions
-        classes.append(core_exceptions.GoogleAPIError)
-    except ImportError:
-        pass
-    try:
-        from google.auth import exceptions as auth_exceptions
-        classes.append(auth_exceptions.GoogleAuthError)
-    except ImportError:
-        pass
-    try:
-        from googleapiclient import errors as discovery_errors
-        import httplib2
-        classes.extend([discovery_errors.Error, httplib2.HttpLib2Error])
-    except ImportError:
-        pass
-    return tuple(classes)
-
-
-def is_not_found(exc):
-    return http_status(exc) == 404
-
-
-def failure_message(exc, what):
-    """The fail_json message for an error from ``api_errors()``: our own message as is, an API error as ``WHAT: CODE STATUS message``."""
-    if isinstance(exc, GcpError):
-        return str(exc)
-    return "%s: %s" % (what, describe_error(exc))
-
-
-def describe_error(exc):
-    """A one-line message for a google-api-core or googleapiclient error: code, status and Google's own message."""
-    code = getattr(exc, "code", None)
-    message = getattr(exc, "message", None)
-    status = None
-    reason = getattr(exc, "grpc_status_code", None)
-    if reason is not None:
-        status = reason.name
-    resp = getattr(exc, "resp", None)
-    if resp is not None:  # googleapiclient.errors.HttpError
-        code = getattr(resp, "status", code)
-        try:
-            error = json.loads(exc.content.decode("utf-8"))["error"]
-            message, status = error.get("message"), error.get("status")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            message = str(exc)
-    parts = [str(code) if code is not None else None, status, message or str(exc)]
-    return " ".join(p for p in parts if p)

@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""When waiting for a sync is over: the verdict on one status, for the watch in k8s.watch.
+"""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import ERROR, STALLED, SYNCED
+
+
+WAIT_DONE = "done"
+WAIT_FAIL = "fail"
+WAIT_MORE = "wait"
+
+
+def wait_verdict(sync, state, expected, changed_at=None):
+    """Whether waiting for a sync is over: (WAIT_DONE | WAIT_FAIL | WAIT_MORE, reason).
+
+    ``state`` is evaluate_sync_status's result; ``expected`` the commit to reach (None: any). A status is only judged
+    once Config Sync has observed the current generation. ``changed_at`` (RFC 3339, the API server's time of this
+    run's write) keeps an ERROR that Config Sync reported for the previous source before the write from ending the
+    wait; an ERROR at the expected commit, or newer than the write, ends it at once.
+    """
+    generation = (sync.get("metadata") or {}).get("generation")
+    observed = (sync.get("status") or {}).get("observedGeneration")
+    if generation is not None and (observed is None or observed < generation):
+        return WAIT_MORE, "Config Sync has not yet observed generation %s (observed: %s)" % (generation, observed)
+    status = state["status"]
+    if status == STALLED:
+        return WAIT_FAIL, "%s %s/%s is STALLED: %s" % (state["kind"], state["namespace"], state["name"], "; ".join(state["errors"]))
+    if status == SYNCED:
+        if expected is None or state["commit"] == expected:
+            return WAIT_DONE, "SYNCED at %s" % state["commit"]
+        return WAIT_MORE, "SYNCED at %s, waiting for %s" % (state["commit"], expected)
+    if status == ERROR:
+        current = (changed_at is None or (expected is not None and state["commit"] == expected)
+                   or (state.get("status_updated_at") or "") >= changed_at)
+        if current:
+            return WAIT_FAIL, "%s %s/%s is in ERROR at commit %s: %s" % (state["kind"], state["namespace"], state["name"],
+                                                                         state["commit"] or "N/A", "; ".join(state["errors"]))
+        return WAIT_MORE, "ERROR reported before this change, waiting for Config Sync to report on the new source"
+    return WAIT_MORE, "%s at commit %s" % (status, state["commit"] or "N/A")

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting through a watch: follow one object until a judge gives its verdict, never a polling period late.
+"""
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import time
+
+
+def watch_until(client, path, collection, name, judge, timeout):
+    """Read the object, then follow it through watches until ``judge(obj)`` gives a final verdict or time runs out.
+
+    ``judge`` returns (verdict, reason) with verdict "done", "fail" or "wait"; the last (obj, verdict, reason) is
+    returned, with verdict "timeout" when time ran out. A watch wakes us on every change, so the wait ends as soon
+    as the object reaches the wanted state, never a polling period later.
+    """
+    deadline = deadline_after(timeout)
+    obj = client.get(path)
+    verdict, reason = judge(obj)
+    while verdict not in ("done", "fail"):
+        left = remaining(deadline)
+        if left <= 0:
+            return obj, "timeout", reason
+        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        for event_type, event_object in client.watch(collection, name, version, left):
+            if event_type == "BOOKMARK":
+                continue
+            obj = None if event_type == "DELETED" else event_object
+            verdict, reason = judge(obj)
+            if verdict in ("done", "fail") or remaining(deadline) <= 0:
+                break
+        else:
+            # The watch ended (server timeout or expired history): read the object again and keep watching.
+            if remaining(deadline) > 0:
+                obj = client.get(path)
+                verdict, reason = judge(obj)
+    return obj, verdict, reason
+
+
+def deadline_after(seconds):
+    return time.monotonic() + seconds
+
+
+def remaining(deadline):
+    return max(0.0, deadline - time.monotonic())
