@@ -56,7 +56,7 @@ def resolve_auth(client, params, result):
     if version is None:
         found = ("its image %r has no version tag" % image) if deployment else "the Deployment does not exist"
         raise ConfigSyncRuleError("auth=auto reads the Config Sync version from Deployment reconciler-manager in %s, but %s; "
-                                     "set auth explicitly" % (CONFIG_MANAGEMENT_SYSTEM, found))
+                                  "set auth explicitly" % (CONFIG_MANAGEMENT_SYSTEM, found))
     result["config_sync_version"] = format_version(version)
     return auth_for_version(version)
 
@@ -152,7 +152,7 @@ def wait_for_sync(client, params, namespace, applied, result):
 
     path = sync_path(params["kind"], namespace, params["name"])
     obj, verdict, reason = watch_until(client, path, sync_collection(params["kind"], namespace), params["name"],
-                                           judge, params["wait_timeout"])
+                                       judge, params["wait_timeout"])
     state = seen.get("state")
     if verdict == WAIT_DONE:
         group = get_optional(client, resource_group_path(namespace, params["name"]))

@@ -189,7 +189,7 @@ def read_modify_write(get_policy, set_policy, edit, check_mode=False, attempts=D
             if attempt < attempts:
                 sleep(delay(attempt))
     raise GcpError("gave up after %d attempts: the policy kept changing between read and write (409 ABORTED each time)"
-                       % attempts)
+                   % attempts)
 
 
 def ensure_binding(params, store, check_mode):

@@ -117,7 +117,7 @@ def test_serviceaccount_needs_a_key():
 def test_impersonation_follows_the_endpoint_override(key_info, monkeypatch):
     monkeypatch.setenv("GCP_IAMCREDENTIALS_ENDPOINT", "http://127.0.0.1:9999")
     creds = credentials({"auth_kind": "serviceaccount", "service_account_contents": json.dumps(key_info), "scopes": [SCOPE],
-                             "impersonate_service_account": "target@p.iam.gserviceaccount.com"})
+                         "impersonate_service_account": "target@p.iam.gserviceaccount.com"})
     assert creds._target_principal == "target@p.iam.gserviceaccount.com"
     assert creds._iam_endpoint_override == (
         "http://127.0.0.1:9999/v1/projects/-/serviceAccounts/target@p.iam.gserviceaccount.com:generateAccessToken")
