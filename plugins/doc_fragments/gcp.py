@@ -66,6 +66,8 @@ options:
       - Falls back to E(GCP_<API>_ENDPOINT) for the API the module calls (E(GCP_ARTIFACTREGISTRY_ENDPOINT),
         E(GCP_IAM_ENDPOINT), E(GCP_SERVICEUSAGE_ENDPOINT), and E(GCP_IAMCREDENTIALS_ENDPOINT) for
         O(impersonate_service_account)), then to E(GCP_API_ENDPOINT).
+      - With O(auth_kind=serviceaccount) the key's token exchange goes to the same place (E(GCP_OAUTH2_ENDPOINT), then
+        E(GCP_API_ENDPOINT)) instead of the key file's C(token_uri).
     type: str
 attributes:
   action_group:

@@ -1029,6 +1029,14 @@ class ServiceUsage:
 # OAuth2: the token endpoint and bearer-token checks
 # --------------------------------------------------------------------------------------------------
 
+def _signature_valid(public_key, signature, signed):
+    try:
+        public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
 class OAuth:
     """JWT-bearer grants at /token, and the Authorization check every API call makes."""
 
@@ -1061,12 +1069,11 @@ class OAuth:
         with self.emulator.lock:
             keys = dict(self.emulator.keys.get(email) or {})
         if keys:
-            key = keys.get(header.get("kid"))
-            if key is None:
-                raise OAuthError("invalid_grant", "Invalid JWT Signature.")
-            try:
-                key.verify(signature, (parts[0] + "." + parts[1]).encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-            except InvalidSignature:
+            # A JWT without "kid" (AWX's Google Compute Engine credential writes a key file without private_key_id)
+            # is checked against each of the account's keys, as Google does.
+            candidates = [keys.get(header["kid"])] if "kid" in header else list(keys.values())
+            signed = (parts[0] + "." + parts[1]).encode("ascii")
+            if not any(key is not None and _signature_valid(key, signature, signed) for key in candidates):
                 raise OAuthError("invalid_grant", "Invalid JWT Signature.")
         return claims
 

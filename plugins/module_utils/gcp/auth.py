@@ -125,6 +125,11 @@ def _base_credentials(params, scopes):
         return _access_token_credentials(params["access_token"])
     if auth_kind == "serviceaccount":
         info = _service_account_info(params)
+        token_endpoint = endpoint(params, "oauth2")
+        if token_endpoint:
+            # The key file names Google's token endpoint (AWX always writes https://oauth2.googleapis.com/token):
+            # the token exchange follows the same endpoint override as every API call (PSC endpoints, emulators).
+            info = dict(info, token_uri=token_endpoint.rstrip("/") + "/token")
         from google.oauth2 import service_account
         try:
             return service_account.Credentials.from_service_account_info(info, scopes=scopes)
