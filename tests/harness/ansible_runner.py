@@ -56,17 +56,21 @@ class PlaybookRun:
 
 
 def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False, verbosity=0, forks=5,
-                 extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False):
+                 extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False, bin_dir=None,
+                 collections_path=None):
     """Run tasks (a list of task dicts) on local hosts, or a playbook file, and return a PlaybookRun.
 
     ``hosts`` names inventory hosts (all local connections), as a list or as a dict of host -> host variables;
-    by default one host, ``localhost``.
+    by default one host, ``localhost``. ``bin_dir`` (another virtualenv's bin: its ansible-playbook and Python) and
+    ``collections_path`` (an installed copy of the collection) replace this checkout's.
     """
     ensure_collections_tree()
+    bin_dir = pathlib.Path(bin_dir or BIN)
+    python = bin_dir / "python" if bin_dir != BIN else pathlib.Path(sys.executable)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="play-"))
     hosts = hosts or ["localhost"]
     host_vars = hosts if isinstance(hosts, dict) else {host: {} for host in hosts}
-    inventory = {"all": {"hosts": {host: dict(variables, ansible_connection="local", ansible_python_interpreter=sys.executable)
+    inventory = {"all": {"hosts": {host: dict(variables, ansible_connection="local", ansible_python_interpreter=str(python))
                                    for host, variables in host_vars.items()}}}
     (workdir / "inventory.yml").write_text(yaml.safe_dump(inventory))
     if playbook is None:
@@ -76,7 +80,7 @@ def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False,
         playbook = workdir / "play.yml"
         playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     records_file = workdir / "records.jsonl"
-    command = [str(BIN / "ansible-playbook"), "-i", str(workdir / "inventory.yml"), "-f", str(forks), str(playbook)]
+    command = [str(bin_dir / "ansible-playbook"), "-i", str(workdir / "inventory.yml"), "-f", str(forks), str(playbook)]
     if check:
         command.append("--check")
     if diff:
@@ -87,7 +91,7 @@ def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False,
         command += ["-e", json.dumps(extra_vars)]
     run_env = dict(os.environ)
     run_env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path or COLLECTIONS_PATH),
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
         "ANSIBLE_CALLBACKS_ENABLED": "record_results",
         "RECORD_RESULTS_FILE": str(records_file),
