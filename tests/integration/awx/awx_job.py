@@ -90,7 +90,7 @@ class PrivateDataDir:
 
     # ----- the rest of the job -----
 
-    def write(self, playbook, hosts, extravars, collections, job_env=None, slice_number=1, slice_count=1):
+    def write(self, playbook, hosts, extravars, collections, job_env=None, slice_number=1, slice_count=1, forks=5):
         """inventory/hosts (a script, as AWX writes it), env/extravars (survey answers), env/envvars, the project.
 
         ``hosts`` maps host name -> host variables; with slices, only this slice's hosts are written.
@@ -103,6 +103,7 @@ class PrivateDataDir:
         script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % json.dumps(inventory))
         script.chmod(0o700)
         (self.root / "env" / "extravars").write_text(yaml.safe_dump(extravars))
+        (self.root / "env" / "cmdline").write_text("--forks=%d" % forks)
         shutil.copytree(str(REPO / "playbooks"), str(self.root / "project" / "playbooks"))
         shutil.copytree(str(collections), str(self.root / "requirements_collections"), symlinks=False)
         env = dict(self.env)
@@ -141,8 +142,8 @@ class JobResult:
                 if e.get("event") == "runner_on_ok" and e["event_data"].get("task", "").endswith(task)]
 
     def raw_text(self):
-        """Every event and the stdout as one string, for secret scans."""
-        return json.dumps(self.events) + self.stdout
+        """Every event, the stdout and the runner processes' own output as one string, for secret scans."""
+        return json.dumps(self.events) + self.stdout + getattr(self, "process_output", "")
 
     def __repr__(self):
         failed = [e["event_data"].get("res", {}).get("msg") for e in self.events if e.get("event") == "runner_on_failed"]
@@ -162,8 +163,11 @@ def run_job(private, worker_bin, ident, timeout=900):
     worker_env = {"PATH": "%s:/usr/bin:/bin" % worker_bin, "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
     transmit = subprocess.Popen([str(CONTROLLER_BIN / "ansible-runner"), "transmit", str(private.root), "-p", private.playbook,
                                  "--ident", ident], stdout=subprocess.PIPE)
+    worker_log = open(str(process_dir / "worker.log"), "w")  # pylint: disable=consider-using-with
     worker = subprocess.Popen([str(pathlib.Path(worker_bin) / "ansible-runner"), "worker", "--private-data-dir",
-                               str(private.worker_dir)], stdin=transmit.stdout, stdout=subprocess.PIPE, env=worker_env)
+                               str(private.worker_dir)], stdin=transmit.stdout, stdout=subprocess.PIPE, stderr=worker_log,
+                              env=worker_env)
+    worker_log.close()
     transmit.stdout.close()
     processor = subprocess.Popen([str(CONTROLLER_BIN / "ansible-runner"), "process", str(process_dir), "--ident", ident],
                                  stdin=worker.stdout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -171,7 +175,7 @@ def run_job(private, worker_bin, ident, timeout=900):
     processor_output = processor.communicate(timeout=timeout)[0]
     codes = {"transmit": transmit.wait(timeout=60), "worker": worker.wait(timeout=60), "process": processor.returncode}
     result = JobResult(process_dir / "artifacts" / ident, codes, round(time.monotonic() - began, 2))
-    result.process_output = processor_output.decode(errors="replace")
+    result.process_output = processor_output.decode(errors="replace") + (process_dir / "worker.log").read_text()
     return result
 
 

@@ -1,10 +1,12 @@
 """Fixtures of the AWX tests: the execution environment replayed into a virtualenv, an AWX project sync, cluster
 credentials as AWX holds them, and the rollout's survey answers."""
+import json
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -15,19 +17,41 @@ from harness.paths import REPO
 
 PROJECT_REQUIREMENTS = REPO / "collections" / "requirements.yml"
 CLUSTERS = ["cluster-a", "cluster-b", "cluster-c"]
+TIMINGS = {}
 
 
 @pytest.fixture(scope="session")
-def ee_context(tmp_path_factory):
+def awx_timings(tmp_path_factory):
+    """Measured durations (seconds) of the AWX path; written to <basetemp>/awx-timings.json, printed in the summary."""
+    try:
+        yield TIMINGS
+    finally:
+        if TIMINGS:
+            (tmp_path_factory.getbasetemp() / "awx-timings.json").write_text(json.dumps(TIMINGS, indent=2, sort_keys=True) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.write_sep("-", "AWX path timings (seconds)")
+        for name, value in sorted(TIMINGS.items()):
+            terminalreporter.write_line("{0}: {1}".format(name, value))
+
+
+@pytest.fixture(scope="session")
+def ee_context(tmp_path_factory, awx_timings):
     context = tmp_path_factory.mktemp("ee") / "context"
+    began = time.monotonic()
     execution_environment.create_context(context)
+    awx_timings["ansible_builder_create_seconds"] = round(time.monotonic() - began, 2)
     return context
 
 
 @pytest.fixture(scope="session")
-def ee_environment(ee_context, tmp_path_factory):
+def ee_environment(ee_context, tmp_path_factory, awx_timings):
     """The image's Python environment and /usr/share/ansible/collections, built as the Containerfile builds them."""
-    return execution_environment.replay(ee_context, tmp_path_factory.mktemp("ee-replay"))
+    replayed = execution_environment.replay(ee_context, tmp_path_factory.mktemp("ee-replay"))
+    awx_timings.update(("ee_" + k, v) for k, v in replayed.timings.items())
+    return replayed
 
 
 def _snapshot_repository(target):
@@ -49,7 +73,7 @@ def _snapshot_repository(target):
 
 
 @pytest.fixture(scope="session")
-def project_sync(tmp_path_factory):
+def project_sync(tmp_path_factory, awx_timings):
     """An AWX project sync: ``ansible-galaxy collection install -r collections/requirements.yml`` with AWX's
     ANSIBLE_COLLECTIONS_PATHS (awx/playbooks/project_update.yml), into a fresh requirements_collections.
 
@@ -66,10 +90,12 @@ def project_sync(tmp_path_factory):
     env.pop("ANSIBLE_COLLECTIONS_PATH", None)
     project = workdir / "project"
     shutil.copytree(str(snapshot), str(project), ignore=shutil.ignore_patterns(".git"))
+    began = time.monotonic()
     completed = subprocess.run([str(pathlib.Path(sys.executable).parent / "ansible-galaxy"), "collection", "install", "-r",
                                 str(project / "collections" / "requirements.yml")],
                                cwd=str(workdir), env=env, capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    awx_timings["project_sync_seconds"] = round(time.monotonic() - began, 2)
     completed.project = project
     completed.collections = stage / "requirements_collections"
     return completed

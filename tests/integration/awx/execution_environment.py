@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 from harness.paths import CACHE, REPO
 
@@ -58,7 +59,6 @@ class ReplayedEnvironment:
 
 
 def replay(context_dir, workdir):
-    import time  # pylint: disable=import-outside-toplevel
     timings = {}
     context = pathlib.Path(context_dir)
     build = context / "_build"
