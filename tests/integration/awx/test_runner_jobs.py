@@ -117,3 +117,87 @@ def test_job_with_the_fleet_kubeconfig_credential(tmp_path, ee_environment, proj
     secrets = [bearer_token] + private_key_lines(gce_inputs["ssh_key_data"])
     for dummy, result in results:
         assert secrets_in(result, secrets) == []
+
+
+SLICED_CLUSTERS = ["cluster-%d" % number for number in range(1, 7)]
+SLICES = 3
+
+
+@pytest.fixture
+def sliced_fleet(kube_client, config_sync):  # pylint: disable=unused-argument
+    """Six clusters (RepoSync namespaces) with real Config Sync reconciling them; their RepoSyncs are deleted after."""
+    import uuid  # pylint: disable=import-outside-toplevel
+    import kubernetes  # pylint: disable=import-outside-toplevel
+    core = kubernetes.client.CoreV1Api(kube_client)
+    suffix = uuid.uuid4().hex[:6]
+    namespaces = {host: "slice-{0}-{1}".format(host.rsplit("-", 1)[1], suffix) for host in SLICED_CLUSTERS}
+    for namespace in namespaces.values():
+        core.create_namespace({"metadata": {"name": namespace}})
+    yield namespaces
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
+    for namespace in namespaces.values():
+        try:
+            custom.delete_namespaced_custom_object("configsync.gke.io", "v1beta1", namespace, "reposyncs", "platform")
+        except kubernetes.client.ApiException:
+            pass
+
+
+def repository_readers(gcp, repository):
+    from google.cloud import artifactregistry_v1  # pylint: disable=import-outside-toplevel
+    client = artifactregistry_v1.ArtifactRegistryClient(credentials=gcp.credentials(), transport="rest",
+                                                        client_options={"api_endpoint": gcp.endpoint})
+    policy = client.get_iam_policy(request={"resource": gcp.repository_name(repository), "options": {"requested_policy_version": 3}})
+    return {member for binding in policy.bindings if binding.role == "roles/artifactregistry.reader" for member in binding.members}
+
+
+@pytest.mark.slow
+def test_sliced_job_three_slices_at_once(tmp_path, ee_environment, project_sync, gcp, registry, control_plane, kube_client,
+                                         bearer_token, sliced_fleet, survey, gce_inputs, awx_timings):
+    """AWX job slicing: one job per slice, all at once; run_once (the push) runs once per slice."""
+    import concurrent.futures  # pylint: disable=import-outside-toplevel
+    import kubernetes  # pylint: disable=import-outside-toplevel
+    hosts = {host: dict(CLUSTER_HOST_VARS, rollout_sync_namespace=namespace) for host, namespace in sliced_fleet.items()}
+    survey = dict(survey, rollout_wait=True, rollout_wait_timeout=240)
+    jobs = []
+    for number in range(1, SLICES + 1):
+        private = job_dir(tmp_path, "slice-%d" % number)
+        private.inject_gce(**gce_inputs)
+        private.inject_kubernetes_bearer_token(control_plane.server, bearer_token, ssl_ca_cert=control_plane.ca_file.read_text())
+        sliced = private.write(PLAYBOOK, hosts, survey, project_sync.collections, job_env={"GCP_API_ENDPOINT": gcp.endpoint},
+                               slice_number=number, slice_count=SLICES, forks=len(hosts))
+        jobs.append((private, sliced))
+    assert sorted(host for dummy, sliced in jobs for host in sliced) == sorted(hosts)
+
+    with concurrent.futures.ThreadPoolExecutor(SLICES) as pool:
+        results = list(pool.map(lambda job: run_job(job[0], ee_environment.bin, job[0].root.name), jobs))
+    awx_timings["sliced_job_seconds"] = max(result.seconds for result in results)
+
+    for (dummy, sliced), result in zip(jobs, results):
+        assert result.status == "successful", result
+        assert not [e for e in result.events if e.get("event") in ("runner_on_failed", "runner_on_unreachable")], result
+        assert set(result.stats["ok"]) == set(sliced)
+    pushes = [event["res"] for result in results for event in result.host_results("Push the manifests as an OCI image")]
+    assert len(pushes) == SLICES, "run_once runs once per slice"
+    digests = {push["digest"] for push in pushes}
+    assert len(digests) == 1, "every slice pushed the same bundle: %s" % digests
+    digest = digests.pop()
+    assert registry.manifest_digest("{0}/{1}/platform".format(gcp.project, survey["rollout_repository"]), "v1") == digest
+
+    members = {event["res"]["workload_identity_member"] for result in results
+               for event in result.host_results("Create the sync object on each cluster")}
+    assert len(members) == len(hosts)
+    assert repository_readers(gcp, survey["rollout_repository"]) == members, "no slice's IAM binding was lost"
+    conflicts = [entry for entry in gcp.requests("artifactregistry.repositories.setIamPolicy") if entry["status"] == 409]
+    awx_timings["sliced_job_iam_conflicts_retried"] = len(conflicts)
+
+    waits = [event["res"] for result in results for event in result.host_results("Wait until the cluster reports SYNCED at the pushed digest")]
+    assert len(waits) == len(hosts) and all(w["sync_status"]["status"] == "SYNCED" for w in waits), waits
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
+    core = kubernetes.client.CoreV1Api(kube_client)
+    for namespace in sliced_fleet.values():
+        sync = custom.get_namespaced_custom_object("configsync.gke.io", "v1beta1", namespace, "reposyncs", "platform")
+        assert sync["status"]["sync"]["commit"] == digest.split(":", 1)[1], sync["status"]
+        assert core.read_namespaced_config_map("platform", namespace).data == {"tier": "gold"}
+    secrets = [bearer_token] + private_key_lines(gce_inputs["ssh_key_data"])
+    for result in results:
+        assert secrets_in(result, secrets) == []
