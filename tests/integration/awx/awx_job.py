@@ -27,6 +27,7 @@ from jinja2 import sandbox
 from harness.paths import REPO
 
 CREDENTIAL_TYPE_FILE = REPO / "extras" / "awx" / "fleet_kubeconfig_credential_type.yml"
+SURVEY_FILE = REPO / "extras" / "awx" / "rollout_survey.yml"
 CONTROLLER_BIN = pathlib.Path(sys.executable).parent
 # awx_plugins' gce injector always writes Google's token endpoint into the key file.
 AWX_GCE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -177,6 +178,30 @@ def run_job(private, worker_bin, ident, timeout=900):
     result = JobResult(process_dir / "artifacts" / ident, codes, round(time.monotonic() - began, 2))
     result.process_output = processor_output.decode(errors="replace") + (process_dir / "worker.log").read_text()
     return result
+
+
+def survey_extravars(answers):
+    """The extra variables AWX makes of survey answers (rollout_survey.yml), checked as AWX's survey validation does:
+    every required question answered or defaulted, choices, text length, integer bounds."""
+    spec = yaml.safe_load(SURVEY_FILE.read_text())["spec"]
+    unknown = set(answers) - {question["variable"] for question in spec}
+    assert not unknown, "answers to questions the survey does not ask: %s" % unknown
+    extravars = {}
+    for question in spec:
+        value = answers.get(question["variable"], question.get("default"))
+        if value in (None, "") and not question["required"]:
+            continue
+        assert value not in (None, ""), "required survey question unanswered: %s" % question["variable"]
+        if question["type"] == "integer":
+            assert isinstance(value, int) and question["min"] <= value <= question["max"], question
+        else:
+            assert isinstance(value, str), "AWX sends %s answers as text: %s" % (question["type"], question["variable"])
+            if question["type"] == "multiplechoice":
+                assert value in question["choices"], (question["variable"], value)
+            else:
+                assert question["min"] <= len(value) <= question["max"], (question["variable"], value)
+        extravars[question["variable"]] = value
+    return extravars
 
 
 def fleet_credential_type():

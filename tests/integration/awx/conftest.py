@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import execution_environment
+from awx_job import survey_extravars
 from harness.paths import REPO
 
 PROJECT_REQUIREMENTS = REPO / "collections" / "requirements.yml"
@@ -139,19 +140,17 @@ def manifests(tmp_path):
 
 @pytest.fixture
 def survey(gcp, registry, manifests):
-    """The job template's survey answers (env/extravars): the role's public variables."""
+    """The job template's survey answers (extras/awx/rollout_survey.yml), as the extra variables AWX makes of them."""
     repository = "awx-" + uuid.uuid4().hex[:6]
-    return {
+    return survey_extravars({
         "rollout_project": gcp.project,
-        "rollout_location": "us-central1",
         "rollout_repository": repository,
         "rollout_package": "platform",
-        "rollout_tag": "v1",
-        "rollout_src": [str(manifests)],
+        "rollout_src": str(manifests),
         "rollout_registry": "{0}/{1}/{2}".format(registry.host, gcp.project, repository),
         "rollout_sync_kind": "RepoSync",
         "rollout_sync_name": "platform",
         "rollout_auth": "none",
-        "rollout_grant_reader": True,
-        "rollout_wait": False,
-    }
+        "rollout_grant_reader": "true",
+        "rollout_wait": "false",
+    })

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from awx_job import BEARER_TOKEN_VARIABLES, GCE_VARIABLES, PrivateDataDir, fleet_credential_type, run_job
+from awx_job import BEARER_TOKEN_VARIABLES, GCE_VARIABLES, PrivateDataDir, fleet_credential_type, run_job, survey_extravars
 from sync_checks import assert_synced_to
 
 PLAYBOOK = "playbooks/rollout.yml"
@@ -157,7 +157,7 @@ def test_sliced_job_three_slices_at_once(tmp_path, ee_environment, project_sync,
     import concurrent.futures  # pylint: disable=import-outside-toplevel
     import kubernetes  # pylint: disable=import-outside-toplevel
     hosts = {host: dict(CLUSTER_HOST_VARS, rollout_sync_namespace=namespace) for host, namespace in sliced_fleet.items()}
-    survey = dict(survey, rollout_wait=True, rollout_wait_timeout=240)
+    survey = survey_extravars(dict(survey, rollout_wait="true", rollout_wait_timeout=240))
     jobs = []
     for number in range(1, SLICES + 1):
         private = job_dir(tmp_path, "slice-%d" % number)
