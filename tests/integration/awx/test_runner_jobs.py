@@ -114,8 +114,21 @@ def test_job_with_the_fleet_kubeconfig_credential(tmp_path, ee_environment, proj
     first = assert_idempotent_success(results, hosts)
     pushes = first.host_results("Push the manifests as an OCI image")
     assert_synced_to(kube_client, fleet_namespaces.values(), survey["rollout_sync_name"], pushes[0]["res"]["image"])
+
+    # The workflow's second node (docs/awx.md): the fleet status report, same inventory and credentials, no survey.
+    private = job_dir(tmp_path, "fleet-status")
+    prepare(private)
+    private.write("playbooks/status.yml", hosts, {}, project_sync.collections, job_env={"GCP_API_ENDPOINT": gcp.endpoint},
+                  forks=len(hosts))
+    status = run_job(private, ee_environment.bin, "fleet-status")
+    awx_timings["fleet_status_job_seconds"] = status.seconds
+    assert status.status == "successful" and set(status.stats["ok"]) == set(hosts), status
+    reported = {(event["event_data"]["host"], sync["namespace"]) for event in status.events if event.get("event") == "runner_on_ok"
+                for sync in (event["event_data"].get("res") or {}).get("syncs") or [] if sync.get("name") == "platform"}
+    assert {(host, namespace) for host, namespace in fleet_namespaces.items()} <= reported, reported
+
     secrets = [bearer_token] + private_key_lines(gce_inputs["ssh_key_data"])
-    for dummy, result in results:
+    for result in [result for dummy, result in results] + [status]:
         assert secrets_in(result, secrets) == []
 
 
