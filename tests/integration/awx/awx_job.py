@@ -127,9 +127,9 @@ class JobResult:
         self.seconds = seconds
         self.status = (artifacts / "status").read_text().strip() if (artifacts / "status").exists() else None
         events_dir = artifacts / "job_events"
-        self.events = [json.loads(path.read_text()) for path in sorted(events_dir.glob("*.json"),
-                                                                         key=lambda p: int(p.name.split("-", 1)[0]))] \
-            if events_dir.exists() else []
+        # Event files are named <counter>-<uuid>.json.
+        paths = sorted(events_dir.glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0])) if events_dir.exists() else []
+        self.events = [json.loads(path.read_text()) for path in paths]
         self.stdout = (artifacts / "stdout").read_text() if (artifacts / "stdout").exists() else ""
 
     @property
