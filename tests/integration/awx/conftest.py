@@ -14,6 +14,7 @@ import yaml
 
 import execution_environment
 from awx_job import survey_extravars
+from sync_checks import cluster_namespaces
 from harness.paths import REPO
 
 PROJECT_REQUIREMENTS = REPO / "collections" / "requirements.yml"
@@ -121,13 +122,7 @@ def bearer_token(control_plane, kube_client):
 @pytest.fixture
 def fleet_namespaces(kube_client):
     """One RepoSync namespace per cluster host."""
-    import kubernetes  # pylint: disable=import-outside-toplevel
-    core = kubernetes.client.CoreV1Api(kube_client)
-    suffix = uuid.uuid4().hex[:6]
-    namespaces = {host: "awx-{0}-{1}".format(host[-1], suffix) for host in CLUSTERS}
-    for namespace in namespaces.values():
-        core.create_namespace({"metadata": {"name": namespace}})
-    return namespaces
+    return cluster_namespaces(kube_client, CLUSTERS, "awx")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from awx_job import BEARER_TOKEN_VARIABLES, GCE_VARIABLES, PrivateDataDir, fleet_credential_type, run_job, survey_extravars
-from sync_checks import assert_synced_to
+from sync_checks import assert_synced_to, cluster_namespaces
 
 PLAYBOOK = "playbooks/rollout.yml"
 # Host variables an AWX inventory sets for clusters: reached from the execution environment's own Python.
@@ -139,13 +139,8 @@ SLICES = 3
 @pytest.fixture
 def sliced_fleet(kube_client, config_sync):  # pylint: disable=unused-argument
     """Six clusters (RepoSync namespaces) with real Config Sync reconciling them; their RepoSyncs are deleted after."""
-    import uuid  # pylint: disable=import-outside-toplevel
     import kubernetes  # pylint: disable=import-outside-toplevel
-    core = kubernetes.client.CoreV1Api(kube_client)
-    suffix = uuid.uuid4().hex[:6]
-    namespaces = {host: "slice-{0}-{1}".format(host.rsplit("-", 1)[1], suffix) for host in SLICED_CLUSTERS}
-    for namespace in namespaces.values():
-        core.create_namespace({"metadata": {"name": namespace}})
+    namespaces = cluster_namespaces(kube_client, SLICED_CLUSTERS, "slice")
     yield namespaces
     custom = kubernetes.client.CustomObjectsApi(kube_client)
     for namespace in namespaces.values():
