@@ -1,7 +1,7 @@
 """The main job on embedded defaults: the seed's whole flow against local stand-ins for Google Cloud and GKE.
 
 Starts the Google API emulator, an OCI registry (standing in for LOCATION-docker.pkg.dev), etcd + kube-apiserver
-with Config Sync's CRDs, and Config Sync itself when its binaries are available; runs playbooks/demo.yml through
+with Config Sync's release CRDs, and Config Sync itself (built by scripts/build-tools); runs playbooks/demo.yml through
 the collection's role; prints the real ``nomos status`` and the collection's ``config_sync_status``; then stops
 everything (``--keep`` leaves it running until Ctrl-C).
 """
@@ -53,14 +53,9 @@ def started(server):
 
 @contextlib.contextmanager
 def config_sync(control_plane, workdir):
-    """Config Sync's own controllers, when this machine has them; otherwise the flow stops at PENDING."""
-    try:
-        from harness.configsync_runner import ConfigSync  # pylint: disable=import-outside-toplevel
-        install = ConfigSync(control_plane, workdir, reconciler_polling_period="5s").start()
-    except Exception as exc:  # pylint: disable=broad-except
-        print("Config Sync is not available here, so nothing will reconcile the RootSync: {0}".format(exc), flush=True)
-        yield None
-        return
+    """Config Sync's own controllers (reconciler-manager, reconcilers, resource-group) on the control plane."""
+    from harness.configsync_runner import ConfigSync  # pylint: disable=import-outside-toplevel
+    install = ConfigSync(control_plane, workdir, reconciler_polling_period="5s").start()
     try:
         yield install
     finally:
@@ -100,7 +95,7 @@ def main():
         registry = stack.enter_context(started(Registry(workdir / "registry")))
         control_plane = stack.enter_context(started(ControlPlane(workdir / "cluster")))
         say("Starting Config Sync (reconciler-manager, reconcilers, resource-group controller)")
-        install = stack.enter_context(config_sync(control_plane, workdir / "config-sync"))
+        stack.enter_context(config_sync(control_plane, workdir / "config-sync"))
 
         env = dict(os.environ)
         env.update(emulator.env())
@@ -109,17 +104,16 @@ def main():
             "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "K8S_AUTH_KUBECONFIG": str(control_plane.kubeconfig),
-            "KUBECONFIG": str(control_plane.kubeconfig),
+            "K8S_AUTH_KUBECONFIG": str(control_plane.operator_kubeconfig),
+            "KUBECONFIG": str(control_plane.operator_kubeconfig),
             "DEMO_REGISTRY": "{0}/{1}/config-sync-demo".format(registry.host, PROJECT),
-            "DEMO_WAIT": "true" if install else "false",
+            "DEMO_WAIT": "true",
         })
         say("Running playbooks/demo.yml: API, repository, IAM binding, push, RootSync, wait for SYNCED")
         status = run([str(bin_dir / "ansible-playbook"), str(REPO / "playbooks" / "demo.yml")], env)
 
-        if install:
-            say("nomos status (Config Sync's own CLI)")
-            print(settled_nomos_status(control_plane), flush=True)
+        say("nomos status (Config Sync's own CLI)")
+        print(settled_nomos_status(control_plane), flush=True)
         say("The collection's view: playbooks/status.yml (configsync.oci.config_sync_status)")
         run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(REPO / "playbooks" / "status.yml")], env)
         say("Demo finished in {0:.0f}s (playbook exit status {1})".format(time.monotonic() - began, status))

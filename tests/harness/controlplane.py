@@ -4,14 +4,22 @@ controller-runtime's envtest (pkg/internal/testing/controlplane) runs the same t
 this module does it from Python so tests and demos need neither Docker nor downloads. No controller-manager
 runs: there are no default ServiceAccounts and a deleted namespace stays Terminating.
 
-    cp = ControlPlane(workdir).start()   # PKI, etcd, kube-apiserver, /readyz, Config Sync CRDs, namespace
+    cp = ControlPlane(workdir).start()   # PKI, etcd, kube-apiserver, /readyz, Config Sync's release CRDs, namespace
     cp.kubeconfig, cp.server, cp.ca_file
+    cp.operator_kubeconfig               # the identity Ansible runs use (OPERATOR_USER), so the audit log tells them apart
+    mark = cp.audit_mark(); ...; cp.write_requests(since=mark)   # the operator's create/update/patch/delete since mark
     cp.stop()
+
+kube-apiserver writes an audit log (workdir/logs/audit.log, JSON lines, policy AUDIT_POLICY): every request except
+reads, at Metadata level (deletes at Request level, so a dry-run delete is told from a real one). It is how tests prove
+that a no-op or check-mode run wrote nothing: a server-side apply of unchanged content does not change the
+resourceVersion, so only the requests themselves show it.
 
 CLI for demos: ``python tests/harness/controlplane.py up --dir D`` prints the kubeconfig path once ready and runs
 until SIGTERM/SIGINT; ``python tests/harness/controlplane.py down --dir D`` stops it.
 """
 import argparse
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -21,6 +29,7 @@ import shutil
 import signal
 import sys
 import time
+import urllib.parse
 
 import requests
 import yaml
@@ -38,6 +47,21 @@ from harness.process import LOOPBACK, ServerProcess, free_port  # noqa: E402  py
 
 CONFIG_SYNC_NAMESPACE = "config-management-system"
 ADMIN_USER = "configsync-test-admin"
+# The user the Ansible runs of the tests and demos act as (also system:masters): the harness and Config Sync's
+# controllers use other identities, so the audit log's requests of this user are the modules' own.
+OPERATOR_USER = "configsync-test-operator"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+# Reads are not logged (the log stays small while controllers poll); /version is, so that audit_sync() can tell when
+# the log holds every request sent before it.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "nonResourceURLs": ["/version"]},
+        {"level": "None", "verbs": ["get", "list", "watch"]},
+        {"level": "Request", "verbs": ["delete", "deletecollection"]},
+        {"level": "Metadata"},
+    ],
+}
 CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
@@ -70,6 +94,8 @@ class Pki:
         self.sa_pub_file = self.dir / "sa-signer.pub"
         self.admin_cert_file = self.dir / "admin.crt"
         self.admin_key_file = self.dir / "admin.key"
+        self.operator_cert_file = self.dir / "operator.crt"
+        self.operator_key_file = self.dir / "operator.key"
 
     def generate(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -92,12 +118,13 @@ class Pki:
                                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
 
         # O=system:masters: the group kube-apiserver always authorizes, whatever RBAC holds.
-        admin_key = ec.generate_private_key(ec.SECP256R1())
-        admin_subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
-                                   x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_USER)])
-        admin = self._leaf(ca_key, ca_cert, admin_key, admin_subject, ExtendedKeyUsageOID.CLIENT_AUTH, [])
-        self._write_cert(self.admin_cert_file, admin)
-        self._write_key(self.admin_key_file, admin_key)
+        for user, cert_file, key_file in ((ADMIN_USER, self.admin_cert_file, self.admin_key_file),
+                                          (OPERATOR_USER, self.operator_cert_file, self.operator_key_file)):
+            key = ec.generate_private_key(ec.SECP256R1())
+            subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                                 x509.NameAttribute(NameOID.COMMON_NAME, user)])
+            self._write_cert(cert_file, self._leaf(ca_key, ca_cert, key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, []))
+            self._write_key(key_file, key)
         return self
 
     @staticmethod
@@ -142,7 +169,8 @@ class Pki:
 class ControlPlane:
     """etcd + kube-apiserver on free loopback ports, with everything written under ``workdir``.
 
-    workdir/pki (certificates, keys), workdir/etcd-data, workdir/logs/{etcd,kube-apiserver}.log, workdir/kubeconfig.
+    workdir/pki (certificates, keys), workdir/etcd-data, workdir/logs/{etcd,kube-apiserver,audit}.log,
+    workdir/kubeconfig (admin), workdir/operator-kubeconfig (OPERATOR_USER).
     """
 
     def __init__(self, workdir, etcd=None, kube_apiserver=None, crds=None, namespaces=(CONFIG_SYNC_NAMESPACE,), start_timeout=120):
@@ -150,12 +178,13 @@ class ControlPlane:
         self.etcd_binary = etcd
         self.apiserver_binary = kube_apiserver
         self.crd_files = crds
-        self.crd_origin = "given by the caller" if crds is not None else None
         self.namespaces = tuple(namespaces)
         self.start_timeout = start_timeout
         self.pki = Pki(self.workdir / "pki")
         self.kubeconfig = self.workdir / "kubeconfig"
+        self.operator_kubeconfig = self.workdir / "operator-kubeconfig"
         self.log_dir = self.workdir / "logs"
+        self.audit_log = self.log_dir / "audit.log"
         self.etcd_url = None
         self.server = None
         self.etcd = None
@@ -225,7 +254,7 @@ class ControlPlane:
         self.etcd_binary = pathlib.Path(self.etcd_binary or tools.tool("etcd"))
         self.apiserver_binary = pathlib.Path(self.apiserver_binary or tools.tool("kube-apiserver"))
         if self.crd_files is None:
-            self.crd_files, self.crd_origin = tools.crd_paths()
+            self.crd_files = tools.crd_paths()
         # Non-zero only when build-tools had to build something: the cold-start cost.
         self.timings["binaries"] = round(time.monotonic() - began, 3)
 
@@ -254,6 +283,9 @@ class ControlPlane:
         self.server = "https://{0}:{1}".format(LOOPBACK, port)
         cert_dir = self.workdir / "apiserver-certs"
         cert_dir.mkdir(exist_ok=True)
+        policy = self.workdir / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump(AUDIT_POLICY, default_flow_style=False))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         # The flags of envtest's APIServer.defaultArgs, plus the client CA it adds for certificate users (CertAuthn).
         # No --advertise-address: kube-apiserver rejects a loopback address for the `kubernetes` Service endpoints
         # (and /readyz never turns ready); the default (the host's address) is only recorded, never dialled here.
@@ -272,7 +304,13 @@ class ControlPlane:
                 "--authorization-mode=RBAC",
                 "--service-account-issuer=" + self.server + "/",
                 "--service-account-key-file=" + str(self.pki.sa_pub_file),
-                "--service-account-signing-key-file=" + str(self.pki.sa_key_file)]
+                "--service-account-signing-key-file=" + str(self.pki.sa_key_file),
+                # Blocking mode (the default, named here on purpose): an event is written before the request returns.
+                "--audit-policy-file=" + str(policy),
+                "--audit-log-path=" + str(self.audit_log),
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+                "--audit-log-maxsize=0"]
         self.apiserver = ServerProcess("kube-apiserver", argv, self.log_dir / "kube-apiserver.log").start()
         http = self.session()
         self._wait_until(self.apiserver, lambda: http.get(self.server + "/readyz", timeout=5).status_code == 200)
@@ -293,17 +331,75 @@ class ControlPlane:
             server.name, self.start_timeout, server.log_file, server.log_tail()))
 
     def _write_kubeconfig(self):
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "configsync-test", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
-            "users": [{"name": ADMIN_USER, "user": {"client-certificate": str(self.client_cert_file),
-                                                    "client-key": str(self.client_key_file)}}],
-            "contexts": [{"name": "configsync-test", "context": {"cluster": "configsync-test", "user": ADMIN_USER}}],
-            "current-context": "configsync-test",
-        }
-        self.kubeconfig.write_text(yaml.safe_dump(config, default_flow_style=False))
-        self.kubeconfig.chmod(0o600)
+        for path, user, cert_file, key_file in (
+                (self.kubeconfig, ADMIN_USER, self.client_cert_file, self.client_key_file),
+                (self.operator_kubeconfig, OPERATOR_USER, self.pki.operator_cert_file, self.pki.operator_key_file)):
+            config = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "configsync-test", "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)}}],
+                "users": [{"name": user, "user": {"client-certificate": str(cert_file), "client-key": str(key_file)}}],
+                "contexts": [{"name": "configsync-test", "context": {"cluster": "configsync-test", "user": user}}],
+                "current-context": "configsync-test",
+            }
+            path.write_text(yaml.safe_dump(config, default_flow_style=False))
+            path.chmod(0o600)
+
+    # --- the audit log ------------------------------------------------------------------------------------------
+
+    def audit_sync(self, timeout=30):
+        """Return once the audit log holds every request sent before this call: a /version request with a unique
+        marker is sent, and the log is read until its event appears (events are written in order)."""
+        marker = ("audit-sync-" + os.urandom(8).hex()).encode()
+        start = self.audit_log.stat().st_size if self.audit_log.exists() else 0
+        self.session().get(self.server + "/version", params={"marker": marker}, timeout=30)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.audit_log.exists():
+                with open(str(self.audit_log), "rb") as log:
+                    log.seek(start)
+                    if marker in log.read():
+                        return
+            time.sleep(0.05)
+        raise ControlPlaneError("the audit log {0} did not record the sync request within {1}s".format(self.audit_log, timeout))
+
+    def audit_mark(self):
+        """A position in the audit log: the start of a window for write_requests()."""
+        self.audit_sync()
+        return self.audit_log.stat().st_size
+
+    def audit_events(self, since=0):
+        """The audit events (dicts) written after position ``since``, once every earlier request is in the log."""
+        self.audit_sync()
+        with open(str(self.audit_log), "rb") as log:
+            log.seek(since)
+            lines = log.read().decode(errors="replace").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    @contextlib.contextmanager
+    def recorded_writes(self, user=OPERATOR_USER):
+        """``with plane.recorded_writes() as writes: ...``: afterwards ``writes`` holds write_requests() of the block."""
+        writes = []
+        mark = self.audit_mark()
+        yield writes
+        writes.extend(self.write_requests(mark, user))
+
+    def write_requests(self, since, user=OPERATOR_USER):
+        """The create/update/patch/delete requests ``user`` sent after ``since`` that wrote (dry runs are left out):
+        ``[{"verb", "uri", "code", "object"}]``, object as ``resource[/subresource] namespace/name``."""
+        found = []
+        for event in self.audit_events(since):
+            if event.get("stage") != "ResponseComplete" or event.get("verb") not in WRITE_VERBS:
+                continue
+            if (event.get("user") or {}).get("username") != user or event.get("impersonatedUser"):
+                continue
+            if is_dry_run(event):
+                continue
+            ref = event.get("objectRef") or {}
+            resource = ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else "")
+            found.append({"verb": event["verb"], "uri": event.get("requestURI"), "code": (event.get("responseStatus") or {}).get("code"),
+                          "object": "{0} {1}/{2}".format(resource, ref.get("namespace", ""), ref.get("name", ""))})
+        return found
 
     def _install_crds(self):
         http = self.session()
@@ -339,6 +435,14 @@ class ControlPlane:
                 body.get("kind"), body["metadata"]["name"], response.status_code, response.text[:500]))
 
 
+def is_dry_run(event):
+    """A request the API server only simulated: ``dryRun`` in the query, or in a delete's DeleteOptions body."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(event.get("requestURI") or "").query)
+    if query.get("dryRun"):
+        return True
+    return bool((event.get("requestObject") or {}).get("dryRun"))
+
+
 # --- CLI for demos -----------------------------------------------------------------------------------------------
 
 PID_FILE = "controlplane.pid"
@@ -353,12 +457,11 @@ def _command_up(args):
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop_requested.append(True))
     plane = ControlPlane(workdir, crds=[] if args.no_crds else None)
-    if args.no_crds:
-        plane.crd_origin = "none (--no-crds)"
     plane.start()
     try:
         pid_file.write_text("{0}\n".format(os.getpid()))
-        (workdir / "servers.json").write_text(json.dumps({"pids": plane.pids(), "server": plane.server, "crds": plane.crd_origin,
+        (workdir / "servers.json").write_text(json.dumps({"pids": plane.pids(), "server": plane.server,
+                                                          "crds": [str(path) for path in plane.crd_files],
                                                           "kubeconfig": str(plane.kubeconfig), "timings": plane.timings}, indent=2) + "\n")
         print(plane.kubeconfig, flush=True)
         while not stop_requested and all(server.running() for server in (plane.etcd, plane.apiserver)):

@@ -1,13 +1,15 @@
 """pytest plugin: real Config Sync (reconciler-manager, reconcilers, resource-group controller) on the test control plane.
 
 Fixtures:
-    configsync_tool a function returning the path of a Config Sync command (``configsync_tool("oci-sync")``), skipping
-                    the test where it cannot be built (the Go module proxy may refuse the module).
+    configsync_tool a function returning the path of a Config Sync command (``configsync_tool("oci-sync")``).
     config_sync     session-scoped harness.configsync_runner.ConfigSync, started on first use and stopped at session
                     end. Every RootSync/RepoSync with ``sourceType: oci`` created on the control plane gets a real
                     reconciler. Logs: <basetemp>/configsync/logs/*.log, <basetemp>/configsync/pods/<reconciler>/logs/.
     nomos           a function running the real ``nomos status`` against the control plane: ``nomos(namespace=None)``
                     returns a NomosStatus (``.output``, ``.returncode``).
+
+Config Sync comes from scripts/build-tools (its Go module, else the checksum-verified source archive). Where it cannot
+be built, these fixtures raise and the tests that use them error with build-tools' reason: never a skip.
     e2e_timings     session-scoped dict of measured durations (seconds); written to <basetemp>/e2e-timings.json and
                     printed in the terminal summary.
 """
@@ -17,19 +19,16 @@ import time
 import pytest
 
 from harness import tools
-from harness.configsync_runner import ConfigSync, ConfigSyncUnavailable, nomos_status
+from harness.configsync_runner import ConfigSync, nomos_status
 
 TIMINGS = {}
 
 
 @pytest.fixture(scope="session")
-def config_sync(control_plane, configsync_crds, tmp_path_factory):  # pylint: disable=unused-argument
+def config_sync(control_plane, tmp_path_factory):
     began = time.monotonic()
     install = ConfigSync(control_plane, tmp_path_factory.getbasetemp() / "configsync")
-    try:
-        install.start()
-    except ConfigSyncUnavailable as error:
-        pytest.skip("Config Sync is not available on this machine: {0}".format(tools.reason(error)))
+    install.start()
     TIMINGS["config_sync_start_seconds"] = round(time.monotonic() - began, 3)
     TIMINGS["config_sync_binaries_seconds"] = install.timings.get("binaries")
     TIMINGS["control_plane_start_seconds"] = control_plane.timings.get("total")
@@ -41,13 +40,8 @@ def config_sync(control_plane, configsync_crds, tmp_path_factory):  # pylint: di
 
 @pytest.fixture
 def configsync_tool():
-    """``configsync_tool(name)``: the path of a Config Sync command, or skip the test where it cannot be built."""
-    def find(name):
-        try:
-            return tools.tool(name)
-        except tools.ToolUnavailable as error:
-            pytest.skip("Config Sync's {0} is not available on this machine: {1}".format(name, tools.reason(error)))
-    return find
+    """``configsync_tool(name)``: the path of a Config Sync command (built by scripts/build-tools when missing)."""
+    return tools.tool
 
 
 @pytest.fixture

@@ -1,14 +1,20 @@
-"""pytest plugin: one real Kubernetes control plane (etcd + kube-apiserver, Config Sync CRDs) per test session.
+"""pytest plugin: real Kubernetes control planes (etcd + kube-apiserver with Config Sync's release CRDs) per test session.
 
 Fixtures:
     control_plane         session-scoped harness.controlplane.ControlPlane, started on first use, stopped at session
-                          end. Its certificates, etcd data and server logs stay under the pytest basetemp
-                          (<basetemp>/controlplane/logs/*.log) for debugging; ``control_plane.crd_origin`` says
-                          whether Config Sync's release CRDs or the stand-ins in tests/harness/crds are installed.
-    kube_client           kubernetes.client.ApiClient configured from the control plane's kubeconfig.
-    configsync_crds       the installed CRD files (release or stand-in).
-    real_configsync_crds  the same, but skips the test when only the stand-ins could be installed.
+                          end; the one real Config Sync (fixture ``config_sync``) runs on. Its certificates, etcd data
+                          and server logs (audit.log included) stay under <basetemp>/controlplane.
+    bare_control_plane    a second session-scoped control plane on which no controller ever runs: for tests that write
+                          a sync object's status themselves (Config Sync's reconciler-manager would rewrite it).
+                          <basetemp>/bare-controlplane.
+    kube_client           kubernetes.client.ApiClient (admin) of ``control_plane``; ``bare_kube_client`` of the other.
+    configsync_crds       the installed CRD files (always Config Sync's release manifests, from scripts/build-tools).
+
+A machine where Config Sync's CRDs or the ``kubernetes`` package cannot be had gets errors here, never skips.
+Audit: ``mark = plane.audit_mark()`` ... ``plane.write_requests(since=mark)`` lists what the Ansible runs (the operator
+user of ``plane.operator_kubeconfig``) wrote; see harness.controlplane.
 """
+import kubernetes
 import pytest
 
 from harness import tools
@@ -21,11 +27,15 @@ def pytest_report_header(config):  # pylint: disable=unused-argument
         pinned["ETCD_VERSION"], pinned["KUBERNETES_VERSION"], pinned["CONFIGSYNC_VERSION"])
 
 
+def _started(workdir):
+    plane = ControlPlane(workdir)
+    plane.start()
+    return plane
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    # Failing to build etcd or kube-apiserver is an error, not a skip: the proxy serves both.
-    plane = ControlPlane(tmp_path_factory.getbasetemp() / "controlplane")
-    plane.start()
+    plane = _started(tmp_path_factory.getbasetemp() / "controlplane")
     try:
         yield plane
     finally:
@@ -33,21 +43,35 @@ def control_plane(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def configsync_crds(control_plane):
-    return control_plane.crd_files
+def bare_control_plane(tmp_path_factory):
+    plane = _started(tmp_path_factory.getbasetemp() / "bare-controlplane")
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 
 @pytest.fixture(scope="session")
-def real_configsync_crds(control_plane):
-    if not all(tools.crd_dir() in path.parents for path in control_plane.crd_files):
-        pytest.skip("Config Sync's release CRDs are not installed: " + control_plane.crd_origin)
-    return control_plane.crd_files
+def configsync_crds():
+    return tools.crd_paths()
+
+
+def _client(plane):
+    return kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
 
 
 @pytest.fixture(scope="session")
 def kube_client(control_plane):
-    kubernetes = pytest.importorskip("kubernetes")
-    client = kubernetes.config.new_client_from_config(config_file=str(control_plane.kubeconfig))
+    client = _client(control_plane)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def bare_kube_client(bare_control_plane):
+    client = _client(bare_control_plane)
     try:
         yield client
     finally:

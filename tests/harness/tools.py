@@ -1,7 +1,9 @@
 """The real binaries the tests run, built from Go modules by ``scripts/build-tools``.
 
 ``tool("kube-apiserver")`` returns the path of the pinned binary, building it first when the cache does not
-have it yet; ``crd_paths()`` returns Config Sync's CRD files (the release's own whenever they can be had).
+have it yet; ``crd_paths()`` returns Config Sync's release CRD files (RootSync, RepoSync, ResourceGroup), extracted
+from the pinned release by build-tools. There is no other source of CRDs: where Config Sync cannot be built, this
+raises ToolUnavailable and the tests that need it error.
 Versions come from ``scripts/versions.env``.
 """
 import os
@@ -24,8 +26,6 @@ TOOL_VERSION_KEYS = {
     "resource-group": "CONFIGSYNC_VERSION",
 }
 CRD_FILES = ("rootsync-crd.yaml", "reposync-crd.yaml", "resourcegroup-crd.yaml")
-# Written for this project from Config Sync's API reference, for machines where the release cannot be had.
-STAND_IN_CRD_DIR = REPO / "tests" / "harness" / "crds"
 CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver")
 
 
@@ -86,7 +86,7 @@ def crd_dir():
     return CACHE / "tools" / "configsync-crds-{0}".format(versions()["CONFIGSYNC_VERSION"])
 
 
-def real_crd_paths():
+def crd_paths():
     """Config Sync's RootSync, RepoSync and ResourceGroup CRD files, extracted from the pinned release."""
     paths = [crd_dir() / name for name in CRD_FILES]
     if not all(path.is_file() for path in paths):
@@ -95,27 +95,6 @@ def real_crd_paths():
     if missing:
         raise ToolUnavailable("Config Sync CRDs missing after scripts/build-tools: " + ", ".join(missing))
     return paths
-
-
-def crd_paths():
-    """The CRD files a test control plane installs: the release's own, else the stand-ins in tests/harness/crds.
-
-    Returns ``(paths, origin)``; origin names the release, or says why the stand-ins are used.
-    """
-    try:
-        return real_crd_paths(), "Config Sync v{0} release manifests".format(versions()["CONFIGSYNC_VERSION"])
-    except ToolUnavailable as error:
-        stand_ins = [STAND_IN_CRD_DIR / name for name in CRD_FILES]
-        if not all(path.is_file() for path in stand_ins):
-            raise
-        return stand_ins, "stand-in CRDs from tests/harness/crds ({0})".format(reason(error))
-
-
-def reason(error):
-    """The line of a ToolUnavailable message that says why (build-tools' ERROR line), for skip reasons."""
-    lines = str(error).splitlines()
-    errors = [line.split("ERROR:", 1)[1].strip() for line in lines if "ERROR:" in line]
-    return errors[0] if errors else lines[-1]
 
 
 def build(*names):

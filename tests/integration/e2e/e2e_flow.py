@@ -27,7 +27,8 @@ class Flow:
         self.registry = registry
         self.workdir = workdir
         self.http = control_plane.session()
-        self.env = {"K8S_AUTH_KUBECONFIG": str(control_plane.kubeconfig)}
+        # The operator identity: control_plane.recorded_writes() tells the modules' requests from the controllers'.
+        self.env = {"K8S_AUTH_KUBECONFIG": str(control_plane.operator_kubeconfig)}
 
     # --- inputs ---
     def manifests(self, name, files):

@@ -44,7 +44,16 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 READER = "roles/artifactregistry.reader"
 WI_USER = "roles/iam.workloadIdentityUser"
 
-needs_recordings = pytest.mark.skipif(not LOGS.is_dir(), reason="recorded GCP traffic not available at %s" % LOGS)
+
+@pytest.fixture
+def recorded_traffic():
+    """The recordings are always beside the checkout (CI lays them there): missing, they are an error, not a skip."""
+    if not LOGS.is_dir():
+        pytest.fail("recorded GCP traffic not found at %s (set GCP_HTTP_LOGS to its folder)" % LOGS)
+    return LOGS
+
+
+needs_recordings = pytest.mark.usefixtures("recorded_traffic")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""ansible-test integration targets (tests/integration/targets/) against the same real control plane as the pytest suites.
+"""ansible-test integration targets (tests/integration/targets/) against a real control plane (``bare_control_plane``:
+the target reads the status nobody writes there, PENDING).
 
 ansible-test needs the collection at ansible_collections/configsync/oci and passes variables to targets through
 tests/integration/integration_config.yml, so the test lays out a copy of the files git knows about and writes the
-control plane's kubeconfig path there.
+control plane's operator kubeconfig path there. The API server's audit log then shows what the whole run wrote: only
+the create and the final delete, so the check-mode run, the repeated run and the refused name sent no write request.
 """
 import pathlib
 import shutil
@@ -29,16 +31,19 @@ def collection_copy(root):
     return copy
 
 
-def test_integration_targets_pass(control_plane, tmp_path):
+def test_integration_targets_pass(bare_control_plane, tmp_path):
     copy = collection_copy(tmp_path)
     (copy / "tests" / "integration" / "integration_config.yml").write_text(
-        yaml.safe_dump({"configsync_kubeconfig": str(control_plane.kubeconfig)}))
+        yaml.safe_dump({"configsync_kubeconfig": str(bare_control_plane.operator_kubeconfig)}))
     python = "{0}.{1}".format(*sys.version_info[:2])
     command = [str(pathlib.Path(sys.executable).parent / "ansible-test"), "integration", "--local", "--allow-unsupported",
                "--python", python, "--color", "no"] + list(TARGETS)
     env = {"PATH": "{0}:/usr/bin:/bin".format(pathlib.Path(sys.executable).parent), "HOME": str(pathlib.Path.home())}
-    run = subprocess.run(command, cwd=str(copy), capture_output=True, text=True, env=env, timeout=600, check=False)
+    with bare_control_plane.recorded_writes() as writes:
+        run = subprocess.run(command, cwd=str(copy), capture_output=True, text=True, env=env, timeout=600, check=False)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-6000:]
     assert "Running config_sync_source integration test role" in output, output[-3000:]
     assert "failed=0" in output and "ok=" in output, output[-3000:]
+    sync = "rootsyncs config-management-system/ansible-test-sync"
+    assert [(write["verb"], write["object"]) for write in writes] == [("patch", sync), ("delete", sync)], writes

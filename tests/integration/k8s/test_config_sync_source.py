@@ -1,7 +1,9 @@
 """configsync.oci.config_sync_source against a real kube-apiserver with Config Sync's real CRDs.
 
 Status objects are written through the status subresource exactly as Config Sync's reconciler writes them
-(see sync_objects.py); no reconciler runs here, so every status a test expects is one it wrote itself.
+(see sync_objects.py); no reconciler runs on ``bare_control_plane``, so every status a test expects is one it wrote
+itself. "Nothing written" is proven from the API server's audit log (``recorded_writes``), not from resourceVersion:
+a server-side apply of unchanged content leaves the resourceVersion as it was.
 """
 import threading
 import time
@@ -15,22 +17,20 @@ from sync_objects import (
     write_status,
 )
 
-pytestmark = pytest.mark.usefixtures("configsync_crds")
-
 FLEET = "demo-fleet-host"
 
 
 @pytest.fixture
-def rbac(kube_client):
+def rbac(bare_kube_client):
     import kubernetes
-    return kubernetes.client.RbacAuthorizationV1Api(kube_client)
+    return kubernetes.client.RbacAuthorizationV1Api(bare_kube_client)
 
 
 @pytest.fixture
-def namespace(kube_client):
+def namespace(bare_kube_client):
     import kubernetes
     name = unique("team")
-    kubernetes.client.CoreV1Api(kube_client).create_namespace({"metadata": {"name": name}})
+    kubernetes.client.CoreV1Api(bare_kube_client).create_namespace({"metadata": {"name": name}})
     return name
 
 
@@ -68,11 +68,14 @@ def source(env, ansible, check=False, diff=False, **params):
 # Life cycle: create, no-op, update, check mode, diff, absent
 # ----------------------------------------------------------------------------------------------------------------------
 
-def test_root_sync_create_noop_update_absent(ansible, k8s_env, custom):
+def test_root_sync_create_noop_update_absent(ansible, k8s_env, custom, bare_control_plane):
     name = unique("root")
-    created = source(k8s_env, ansible, name=name, image=IMAGE + ":v1", dir=".", source_format="unstructured",
-                     auth="k8sserviceaccount", fleet_host_project=FLEET).result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        created = source(k8s_env, ansible, name=name, image=IMAGE + ":v1", dir=".", source_format="unstructured",
+                         auth="k8sserviceaccount", fleet_host_project=FLEET).result("t")
     assert created["changed"] is True, created
+    # The audit log sees the module's own requests: the one apply that created the object.
+    assert [(w["verb"], w["object"]) for w in writes] == [("patch", "rootsyncs %s/%s" % (CMS, name))], writes
     assert created["reconciler"] == "root-reconciler-" + name
     assert created["ksa"] == {"name": "root-reconciler-" + name, "namespace": CMS}
     assert created["workload_identity_member"] == "serviceAccount:%s.svc.id.goog[%s/root-reconciler-%s]" % (FLEET, CMS, name)
@@ -81,9 +84,11 @@ def test_root_sync_create_noop_update_absent(ansible, k8s_env, custom):
                             "oci": {"image": IMAGE + ":v1", "dir": ".", "auth": "k8sserviceaccount"}}
     assert live["apiVersion"] == "configsync.gke.io/v1beta1"
 
-    again = source(k8s_env, ansible, name=name, image=IMAGE + ":v1", dir=".", source_format="unstructured",
-                   auth="k8sserviceaccount").result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        again = source(k8s_env, ansible, name=name, image=IMAGE + ":v1", dir=".", source_format="unstructured",
+                       auth="k8sserviceaccount").result("t")
     assert again["changed"] is False, again
+    assert writes == [], "a no-op run sent write requests"
     assert get_sync(custom, "RootSync", CMS, name)["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
 
     updated = source(k8s_env, ansible, name=name, image=PINNED, dir=".", source_format="unstructured",
@@ -96,7 +101,9 @@ def test_root_sync_create_noop_update_absent(ansible, k8s_env, custom):
     removed = source(k8s_env, ansible, name=name, state="absent").result("t")
     assert removed["changed"] is True
     assert get_sync(custom, "RootSync", CMS, name) is None
-    assert source(k8s_env, ansible, name=name, state="absent").result("t")["changed"] is False
+    with bare_control_plane.recorded_writes() as writes:
+        assert source(k8s_env, ansible, name=name, state="absent").result("t")["changed"] is False
+    assert writes == []
 
 
 def test_dropping_an_option_removes_the_field(ansible, k8s_env, custom):
@@ -108,24 +115,28 @@ def test_dropping_an_option_removes_the_field(ansible, k8s_env, custom):
     assert "period" not in get_sync(custom, "RootSync", CMS, name)["spec"]["oci"]
 
 
-def test_check_mode_writes_nothing_and_predicts_changed(ansible, k8s_env, custom):
+def test_check_mode_writes_nothing_and_predicts_changed(ansible, k8s_env, custom, bare_control_plane):
     name = unique("root")
-    first = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v1").result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        first = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v1").result("t")
+    assert writes == []
     assert first["changed"] is True
     assert first["object"]["spec"]["oci"]["image"] == IMAGE + ":v1"
     assert get_sync(custom, "RootSync", CMS, name) is None
 
     source(k8s_env, ansible, name=name, image=IMAGE + ":v1")
     version = get_sync(custom, "RootSync", CMS, name)["metadata"]["resourceVersion"]
-    change = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v2").result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        change = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v2").result("t")
+        noop = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v1").result("t")
+        gone = source(k8s_env, ansible, check=True, name=name, state="absent").result("t")
+    assert writes == [], "check mode sent write requests"
     assert change["changed"] is True
-    noop = source(k8s_env, ansible, check=True, name=name, image=IMAGE + ":v1").result("t")
     assert noop["changed"] is False
     live = get_sync(custom, "RootSync", CMS, name)
     assert live["metadata"]["resourceVersion"] == version
     assert live["spec"]["oci"]["image"] == IMAGE + ":v1"
 
-    gone = source(k8s_env, ansible, check=True, name=name, state="absent").result("t")
     assert gone["changed"] is True
     assert get_sync(custom, "RootSync", CMS, name) is not None
 
@@ -148,7 +159,7 @@ def test_diff_shows_before_and_after(ansible, k8s_env):
 # RepoSync and its RoleBinding
 # ----------------------------------------------------------------------------------------------------------------------
 
-def test_repo_sync_with_role_binding(ansible, k8s_env, custom, rbac, namespace):
+def test_repo_sync_with_role_binding(ansible, k8s_env, custom, rbac, namespace, bare_control_plane):
     reconciler = "ns-reconciler-%s-apps-4" % namespace
     created = source(k8s_env, ansible, kind="RepoSync", name="apps", namespace=namespace, image=PINNED).result("t")
     assert created["changed"] is True
@@ -158,8 +169,13 @@ def test_repo_sync_with_role_binding(ansible, k8s_env, custom, rbac, namespace):
     assert binding.role_ref.kind == "ClusterRole" and binding.role_ref.name == "edit"
     assert [(s.kind, s.name, s.namespace) for s in binding.subjects] == [("ServiceAccount", reconciler, CMS)]
 
-    again = source(k8s_env, ansible, kind="RepoSync", name="apps", namespace=namespace, image=PINNED).result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        again = source(k8s_env, ansible, kind="RepoSync", name="apps", namespace=namespace, image=PINNED).result("t")
+        check = source(k8s_env, ansible, check=True, kind="RepoSync", name="apps", namespace=namespace, image=PINNED,
+                       reconciler_role="admin").result("t")
     assert again["changed"] is False
+    assert check["changed"] is True
+    assert writes == [], "the no-op and check-mode runs wrote the RepoSync or its RoleBinding"
 
     admin = source(k8s_env, ansible, kind="RepoSync", name="apps", namespace=namespace, image=PINNED,
                    reconciler_role="admin").result("t")
@@ -185,9 +201,9 @@ def test_role_refs_on_root_sync(ansible, k8s_env, custom):
 # ----------------------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def reconciler_manager(kube_client):
+def reconciler_manager(bare_kube_client):
     import kubernetes
-    apps = kubernetes.client.AppsV1Api(kube_client)
+    apps = kubernetes.client.AppsV1Api(bare_kube_client)
 
     def install(version):
         body = {
@@ -242,15 +258,17 @@ def test_auth_auto_from_1_17_2_uses_k8sserviceaccount(ansible, k8s_env, custom, 
     assert oci["auth"] == "k8sserviceaccount" and "gcpServiceAccountEmail" not in oci
 
 
-def test_token_auth_references_the_login_secret(ansible, k8s_env, custom):
+def test_token_auth_references_the_login_secret(ansible, k8s_env, custom, bare_control_plane):
     """Config Sync 1.24's username/password auth for registries outside Google: only the Secret's name is written."""
     name = unique("root")
     result = source(k8s_env, ansible, name=name, image=PINNED, auth="token", secret_ref="registry-login").result("t")
     assert result["changed"] is True and result["auth"] == "token"
     oci = get_sync(custom, "RootSync", CMS, name)["spec"]["oci"]
     assert oci["auth"] == "token" and oci["secretRef"] == {"name": "registry-login"}
-    again = source(k8s_env, ansible, name=name, image=PINNED, auth="token", secret_ref="registry-login").result("t")
+    with bare_control_plane.recorded_writes() as writes:
+        again = source(k8s_env, ansible, name=name, image=PINNED, auth="token", secret_ref="registry-login").result("t")
     assert again["changed"] is False
+    assert writes == []
 
 
 def test_auth_auto_without_config_sync_is_a_clear_error(ansible, k8s_env, custom):
@@ -309,13 +327,13 @@ def test_unreachable_api_server_is_named_and_the_token_is_not_shown(ansible):
     assert token not in run.output
 
 
-def test_bearer_token_and_ca_from_awx_style_environment(ansible, control_plane, kube_client):
+def test_bearer_token_and_ca_from_awx_style_environment(ansible, bare_control_plane, bare_kube_client):
     """AWX's bearer-token credential injects K8S_AUTH_HOST, K8S_AUTH_API_KEY, K8S_AUTH_VERIFY_SSL, K8S_AUTH_SSL_CA_CERT."""
     import kubernetes
-    core = kubernetes.client.CoreV1Api(kube_client)
+    core = kubernetes.client.CoreV1Api(bare_kube_client)
     account = unique("awx")
     core.create_namespaced_service_account(CMS, {"metadata": {"name": account}})
-    kubernetes.client.RbacAuthorizationV1Api(kube_client).create_cluster_role_binding({
+    kubernetes.client.RbacAuthorizationV1Api(bare_kube_client).create_cluster_role_binding({
         "metadata": {"name": account},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": CMS}],
@@ -323,8 +341,8 @@ def test_bearer_token_and_ca_from_awx_style_environment(ansible, control_plane, 
     token = core.create_namespaced_service_account_token(account, CMS, {"spec": {"expirationSeconds": 3600}}).status.token
     name = unique("root")
     run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_source": {"name": name, "image": PINNED, "auth": "none"}}],
-                  env={"K8S_AUTH_HOST": control_plane.server, "K8S_AUTH_API_KEY": token, "K8S_AUTH_VERIFY_SSL": "True",
-                       "K8S_AUTH_SSL_CA_CERT": str(control_plane.ca_file), "KUBECONFIG": "/nonexistent"})
+                  env={"K8S_AUTH_HOST": bare_control_plane.server, "K8S_AUTH_API_KEY": token, "K8S_AUTH_VERIFY_SSL": "True",
+                       "K8S_AUTH_SSL_CA_CERT": str(bare_control_plane.ca_file), "KUBECONFIG": "/nonexistent"})
     assert run.result("t")["changed"] is True, run.output
     assert token not in run.output
 
@@ -396,11 +414,11 @@ def test_wait_fails_on_a_pull_error_reported_after_the_change(ansible, k8s_env, 
     assert result["sync_status"]["status"] == "ERROR"
 
 
-def test_untrusted_server_certificate_is_a_tls_error_naming_the_server(ansible, control_plane, tmp_path):
+def test_untrusted_server_certificate_is_a_tls_error_naming_the_server(ansible, bare_control_plane, tmp_path):
     """A CA that did not sign the server's certificate: a TLS message naming the server, nothing written."""
     import shutil
     kubeconfig = tmp_path / "kubeconfig"
-    shutil.copy(str(control_plane.kubeconfig), str(kubeconfig))
+    shutil.copy(str(bare_control_plane.kubeconfig), str(kubeconfig))
     other_ca = tmp_path / "other-ca.crt"
     # Any valid CA certificate that is not the control plane's: the system bundle's first certificate.
     bundle = open("/etc/ssl/certs/ca-certificates.crt").read()
@@ -409,7 +427,7 @@ def test_untrusted_server_certificate_is_a_tls_error_naming_the_server(ansible, 
         "name": unique("root"), "image": PINNED, "auth": "none", "kubeconfig": str(kubeconfig), "ca_cert": str(other_ca)}}])
     result = outcome(run)
     assert result["failed"] is True
-    assert "TLS handshake with the Kubernetes API server %s failed" % control_plane.server in result["msg"], result["msg"]
+    assert "TLS handshake with the Kubernetes API server %s failed" % bare_control_plane.server in result["msg"], result["msg"]
 
 
 def test_root_sync_name_over_26_characters_warns_but_applies(ansible, k8s_env, custom):
@@ -464,9 +482,9 @@ def test_client_retries_429_after_retry_after_and_then_reports_it():
         server.shutdown()
 
 
-def test_ca_cert_secret_must_exist_with_a_cert_key(ansible, k8s_env, custom, kube_client):
+def test_ca_cert_secret_must_exist_with_a_cert_key(ansible, k8s_env, custom, bare_kube_client):
     import kubernetes
-    core = kubernetes.client.CoreV1Api(kube_client)
+    core = kubernetes.client.CoreV1Api(bare_kube_client)
     name, secret = unique("root"), unique("registry-ca")
     missing = source(k8s_env, ansible, name=name, image=PINNED, ca_cert_secret=secret).result("t")
     assert missing["failed"] is True

@@ -1,18 +1,18 @@
 """configsync.oci.config_sync_status against a real kube-apiserver with Config Sync's real CRDs.
 
 The status objects (sync_objects.py) are shaped as Config Sync 1.24 writes them and are written through the status
-subresource, as the reconciler does.
+subresource, as the reconciler does, on ``bare_control_plane`` where no Config Sync controller rewrites them. STALLED
+comes from the real reconciler-manager on ``control_plane`` (test_stalled_with_knv1061).
 """
+import time
 import uuid
 
-import pytest
+import kubernetes
 
 from sync_objects import (
-    CMS, DIGEST, KNV1061, KNV2004, PINNED, error_pull_status, pending_status, stalled_status, synced_status, unique,
+    CMS, DIGEST, GROUP, KNV2004, PINNED, VERSION, error_pull_status, pending_status, stalled_status, synced_status, unique,
     write_resource_group, write_status,
 )
-
-pytestmark = pytest.mark.usefixtures("configsync_crds")
 
 
 def create_sync(ansible, k8s_env, name, image=PINNED, **extra):
@@ -71,14 +71,47 @@ def test_new_object_without_status_is_pending(ansible, k8s_env):
     assert sync["commit"] is None
 
 
-def test_stalled_with_knv1061(ansible, k8s_env, custom):
+def test_stalled_with_knv1061(ansible, control_plane, config_sync, kube_client):  # pylint: disable=unused-argument
+    """STALLED is the real reconciler-manager's verdict on a spec it rejects (KNV1061 at validation).
+
+    The reconciler-manager owns the Stalled condition: at every reconcile of a valid spec it clears Stalled and
+    Reconciling (handleReconcileError with no error), so a Stalled condition written by hand on a valid RootSync is
+    gone again moments later and the sync reads PENDING. Here the state comes from Config Sync itself: a RootSync
+    written by another client (the module refuses this spec) with auth gcpserviceaccount and no
+    gcpServiceAccountEmail, which the release CRD accepts and the reconciler-manager stalls.
+    """
+    custom = kubernetes.client.CustomObjectsApi(kube_client)
     name = unique("stalled")
-    create_sync(ansible, k8s_env, name)
-    write_status(custom, "RootSync", CMS, name, stalled_status())
-    sync = by_name(status_of(ansible, k8s_env, name=name), name)
-    assert sync["status"] == "STALLED"
-    assert sync["errors"] == [KNV1061]
-    assert sync["error_summary"]["total_count"] == 1
+    custom.create_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", {
+        "apiVersion": GROUP + "/" + VERSION, "kind": "RootSync", "metadata": {"name": name, "namespace": CMS},
+        "spec": {"sourceType": "oci", "sourceFormat": "unstructured", "oci": {"image": PINNED, "dir": ".", "auth": "gcpserviceaccount"}}})
+    try:
+        stalled = poll(lambda: stalled_condition(custom.get_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)), timeout=60)
+        assert stalled, custom.get_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)
+        assert stalled["reason"] == "Validation" and "KNV1061" in stalled["message"] and "gcpServiceAccountEmail" in stalled["message"]
+        env = {"K8S_AUTH_KUBECONFIG": str(control_plane.operator_kubeconfig)}
+        sync = by_name(status_of(ansible, env, name=name), name)
+        assert sync["status"] == "STALLED"
+        assert sync["errors"] == [stalled["message"]]
+        assert sync["error_summary"]["total_count"] == 1
+        theirs, output = nomos_statuses(control_plane.kubeconfig)
+        assert theirs[("<root>", name)][0] == "STALLED", output
+    finally:
+        custom.delete_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)
+
+
+def stalled_condition(sync):
+    found = [c for c in (sync.get("status") or {}).get("conditions") or [] if c["type"] == "Stalled" and c["status"] == "True"]
+    return found[0] if found else None
+
+
+def poll(condition, timeout, interval=0.5):
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = condition()
+    return value
 
 
 def test_error_with_knv2004_pull_error(ansible, k8s_env, custom):
@@ -91,10 +124,10 @@ def test_error_with_knv2004_pull_error(ansible, k8s_env, custom):
     assert sync["commit"] is None
 
 
-def test_lists_every_sync_with_repo_syncs_and_a_summary(ansible, k8s_env, custom, kube_client):
+def test_lists_every_sync_with_repo_syncs_and_a_summary(ansible, k8s_env, custom, bare_kube_client):
     import kubernetes
     namespace = unique("team")
-    kubernetes.client.CoreV1Api(kube_client).create_namespace({"metadata": {"name": namespace}})
+    kubernetes.client.CoreV1Api(bare_kube_client).create_namespace({"metadata": {"name": namespace}})
     root = unique("fleet")
     create_sync(ansible, k8s_env, root)
     write_status(custom, "RootSync", CMS, root, synced_status(PINNED, DIGEST))
@@ -113,11 +146,11 @@ def test_lists_every_sync_with_repo_syncs_and_a_summary(ansible, k8s_env, custom
     assert [(s["kind"], s["name"]) for s in only_repo["syncs"]] == [("RepoSync", "repo-sync")]
 
 
-def test_one_host_per_cluster_in_a_play(ansible, k8s_env, control_plane):
-    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"kubeconfig": str(control_plane.kubeconfig)}}],
+def test_one_host_per_cluster_in_a_play(ansible, k8s_env, bare_control_plane):
+    run = ansible(tasks=[{"name": "s", "configsync.oci.config_sync_status": {"kubeconfig": str(bare_control_plane.kubeconfig)}}],
                   hosts=["cluster-a", "cluster-b"], check=False)
     results = run.results("s")
-    assert len(results) == 2 and all(r["server"] == control_plane.server for r in results)
+    assert len(results) == 2 and all(r["server"] == bare_control_plane.server for r in results)
 
 
 def test_unreachable_cluster_is_named(ansible):
@@ -139,10 +172,7 @@ def nomos_statuses(kubeconfig):
     import re
     import subprocess
     from harness import tools
-    try:
-        nomos = tools.tool("nomos")
-    except tools.ToolUnavailable as error:
-        pytest.skip("nomos unavailable: %s" % error)
+    nomos = tools.tool("nomos")
     env = dict(os.environ, KUBECONFIG=str(kubeconfig))
     output = subprocess.run([str(nomos), "status"], env=env, capture_output=True, text=True, timeout=120, check=True).stdout
     lines = [line.strip() for line in output.splitlines()]
@@ -157,7 +187,7 @@ def nomos_statuses(kubeconfig):
     return found, output
 
 
-def test_same_verdicts_as_nomos_status(ansible, k8s_env, custom, control_plane):
+def test_same_verdicts_as_nomos_status(ansible, k8s_env, custom, bare_control_plane):
     shapes = {
         "n-synced": lambda: synced_status(PINNED, DIGEST),
         "n-pending": lambda: pending_status(PINNED, DIGEST),
@@ -173,7 +203,7 @@ def test_same_verdicts_as_nomos_status(ansible, k8s_env, custom, control_plane):
         if shape:
             write_status(custom, "RootSync", CMS, name, shape())
     ours = {(s["scope"], s["name"]): s for s in status_of(ansible, k8s_env, kind="RootSync")["syncs"]}
-    theirs, output = nomos_statuses(control_plane.kubeconfig)
+    theirs, output = nomos_statuses(bare_control_plane.kubeconfig)
     for prefix in shapes:
         key = ("<root>", "%s-%s" % (prefix, suffix))
         assert key in theirs, output

@@ -2,6 +2,7 @@
 
 Each test checks something only a real server does: persistence with server-set fields, OpenAPI schema
 validation from the CRD (422 with the field path), and the status subresource's split between spec and status.
+They run on ``bare_control_plane``, where no Config Sync controller acts on the RootSyncs they create.
 """
 import uuid
 
@@ -31,21 +32,21 @@ def oci_root_sync(name, **oci):
 
 
 @pytest.fixture
-def custom_objects(kube_client, configsync_crds):
-    return client.CustomObjectsApi(kube_client)
+def custom_objects(bare_kube_client, configsync_crds):
+    return client.CustomObjectsApi(bare_kube_client)
 
 
-def test_server_reports_the_pinned_kubernetes_version(control_plane, kube_client):
+def test_server_reports_the_pinned_kubernetes_version(bare_control_plane, bare_kube_client):
     from harness import tools
 
-    info = client.VersionApi(kube_client).get_code()
+    info = client.VersionApi(bare_kube_client).get_code()
 
     assert info.git_version == "v" + tools.versions()["KUBERNETES_VERSION"]
-    assert control_plane.server.startswith("https://127.0.0.1:")
+    assert bare_control_plane.server.startswith("https://127.0.0.1:")
 
 
-def test_namespace_is_created_and_persisted(kube_client):
-    core = client.CoreV1Api(kube_client)
+def test_namespace_is_created_and_persisted(bare_kube_client):
+    core = client.CoreV1Api(bare_kube_client)
     name = unique("ns")
 
     created = core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={"purpose": "harness"})))
@@ -57,14 +58,14 @@ def test_namespace_is_created_and_persisted(kube_client):
     assert read_back.status.phase == "Active"
 
 
-def test_config_management_system_namespace_exists(kube_client):
-    namespace = client.CoreV1Api(kube_client).read_namespace(NAMESPACE)
+def test_config_management_system_namespace_exists(bare_kube_client):
+    namespace = client.CoreV1Api(bare_kube_client).read_namespace(NAMESPACE)
 
     assert namespace.status.phase == "Active"
 
 
-def test_configsync_crds_are_established(kube_client, configsync_crds):
-    extensions = client.ApiextensionsV1Api(kube_client)
+def test_configsync_crds_are_established(bare_kube_client, configsync_crds):
+    extensions = client.ApiextensionsV1Api(bare_kube_client)
 
     for name in ("rootsyncs.configsync.gke.io", "reposyncs.configsync.gke.io", "resourcegroups.kpt.dev"):
         crd = extensions.read_custom_resource_definition(name)
@@ -112,10 +113,10 @@ def test_schema_rejects_an_oci_source_without_image(custom_objects):
     assert "spec.oci.image" in rejected.value.body
 
 
-def test_release_crd_accepts_token_auth_with_a_secret_ref(kube_client, real_configsync_crds):
+def test_release_crd_accepts_token_auth_with_a_secret_ref(bare_kube_client, configsync_crds):
     # Config Sync v1.24 added username/password auth for OCI (auth: token, spec.oci.secretRef); a structural
     # schema prunes fields it does not know, so secretRef surviving the round trip shows the release's schema.
-    custom_objects = client.CustomObjectsApi(kube_client)
+    custom_objects = client.CustomObjectsApi(bare_kube_client)
     name = unique("root-sync")
     body = oci_root_sync(name, auth="token", secretRef={"name": "registry-credentials"})
 

@@ -51,7 +51,7 @@ def rollout_vars(gcp, registry, control_plane, manifests, repository):
         "rollout_auth": "none",
         "rollout_grant_reader": True,
         "rollout_wait": False,
-        "rollout_kubeconfig": str(control_plane.kubeconfig),
+        "rollout_kubeconfig": str(control_plane.operator_kubeconfig),
     }
 
 
@@ -91,8 +91,10 @@ def test_role_rolls_out_to_every_cluster_and_is_idempotent(ansible, gcp, registr
 
     gcp.clear_log()
     registry.clear_log()
-    second = ansible(playbook=ROLE_PLAY, hosts=hosts, extra_vars=extra, env=gcp.env(), forks=len(CLUSTERS))
+    with control_plane.recorded_writes() as k8s_writes:
+        second = ansible(playbook=ROLE_PLAY, hosts=hosts, extra_vars=extra, env=gcp.env(), forks=len(CLUSTERS))
     assert second.returncode == 0 and not second.failed, second
+    assert k8s_writes == [], "the second run wrote to the Kubernetes API (kube-apiserver's audit log)"
     changed = [r for r in second.records if r["result"].get("changed")]
     assert changed == [], "second run changes nothing: {0}".format([r["task"] for r in changed])
     assert gcp.writes() == []
