@@ -7,8 +7,10 @@ scripts/build-tools from the pinned Config Sync module, and plays only the parts
 * ``reconciler-manager`` (real): turns each RootSync/RepoSync into the reconciler KSA, RBAC bindings and a reconciler
   Deployment, and writes the sync object's ``observedGeneration`` and ``Reconciling``/``Stalled`` conditions.
 * the reconciler Pods: ``ConfigSyncReconciler`` reads a reconciler Deployment the reconciler-manager created and runs
-  its ``oci-sync`` and ``reconciler`` containers as processes, with the container's own args and env; the Pod's
-  volumes (/repo, /reconciler-signals, /.kube) become directories, and the reconciler talks to the API server as the
+  its ``oci-sync`` and ``reconciler`` containers as processes, with the container's own args and env (``valueFrom``
+  Secret keys read as the kubelet reads them); the Pod's emptyDir volumes (/repo, /reconciler-signals, /.kube) become
+  directories and its Secret volumes (the ``ca-cert`` of caCertSecretRef) directories holding the Secret's keys, and
+  the reconciler talks to the API server as the
   Deployment's ServiceAccount (kubeconfig impersonation), so RBAC is enforced as in a cluster. Like the Deployment
   controller + kubelet it restarts exited processes, recreates the Pod (fresh volumes) when the template changes
   (strategy Recreate), and reports the Deployment available in its status: that is the only status written here.
@@ -21,6 +23,7 @@ template, and the ``reconciler-manager`` Deployment whose image tag carries the 
 Logs: ``<workdir>/logs/{reconciler-manager,resource-group}.log`` and
 ``<workdir>/pods/<reconciler>/logs/{oci-sync,reconciler}.log``. ``nomos_status()`` runs the real ``nomos status``.
 """
+import base64
 import json
 import os
 import pathlib
@@ -310,15 +313,46 @@ class ConfigSyncReconciler:
             if not process.running():
                 process.start()  # restartPolicy: Always
 
+    def _secret(self, name):
+        """The data of a Secret in the Pod's namespace, decoded; a missing Secret keeps the Pod from starting, as the
+        kubelet would (the next step retries)."""
+        secret = self.api.get("/api/v1/namespaces/{0}/secrets/{1}".format(CONFIG_SYNC_NAMESPACE, name))
+        if secret is None:
+            raise ConfigSyncRunnerError("Secret {0}/{1} not found (the Pod cannot start)".format(CONFIG_SYNC_NAMESPACE, name))
+        return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+
     def _volume_dirs(self, spec):
-        """Each emptyDir volume of the Pod is a fresh directory shared by the containers that mount it."""
+        """Each emptyDir volume of the Pod is a fresh directory shared by the containers that mount it; a Secret volume
+        is a directory holding the Secret's keys (or the listed items) as files."""
         dirs = {}
         for volume in spec.get("volumes") or []:
+            path = self.dir / "volumes" / volume["name"]
             if "emptyDir" in volume:
-                path = self.dir / "volumes" / volume["name"]
                 path.mkdir(parents=True, exist_ok=True)
                 dirs[volume["name"]] = path
+            elif "secret" in volume:
+                data = self._secret(volume["secret"]["secretName"])
+                items = volume["secret"].get("items") or [{"key": key, "path": key} for key in data]
+                path.mkdir(parents=True, exist_ok=True)
+                for item in items:
+                    if item["key"] not in data:
+                        raise ConfigSyncRunnerError("Secret {0} has no key {1}".format(volume["secret"]["secretName"], item["key"]))
+                    target = path / item["path"]
+                    target.write_bytes(data[item["key"]])
+                    target.chmod(0o600)
+                dirs[volume["name"]] = path
         return dirs
+
+    def _env_value(self, variable, mounts):
+        if "value" in variable:
+            return self._translate(variable["value"], mounts)
+        secret_ref = (variable.get("valueFrom") or {}).get("secretKeyRef")
+        if secret_ref:
+            data = self._secret(secret_ref["name"])
+            if secret_ref["key"] not in data:
+                raise ConfigSyncRunnerError("Secret {0} has no key {1}".format(secret_ref["name"], secret_ref["key"]))
+            return data[secret_ref["key"]].decode()
+        return None
 
     @staticmethod
     def _translate(value, mounts):
@@ -348,8 +382,9 @@ class ConfigSyncReconciler:
             env = base_env(self.dir)
             env["KUBECONFIG"] = str(kubeconfig)
             for variable in container.get("env") or []:
-                if "value" in variable:
-                    env[variable["name"]] = self._translate(variable["value"], mounts)
+                value = self._env_value(variable, mounts)
+                if value is not None:
+                    env[variable["name"]] = value
             self.processes[container["name"]] = EnvServerProcess(container["name"], argv, self.log_dir / (container["name"] + ".log"),
                                                                  env, cwd=self.dir)
         for process in self.processes.values():
