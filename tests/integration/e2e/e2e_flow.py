@@ -1,5 +1,6 @@
 """Helpers for the end-to-end tests: the seed's steps as real ansible-playbook runs against real Config Sync."""
 import json
+import re
 import time
 
 CONFIG_SYNC_NAMESPACE = "config-management-system"
@@ -45,9 +46,10 @@ class Flow:
 
     # --- tasks ---
     @staticmethod
-    def push_task(image, src, fmt="image"):
+    def push_task(image, src, fmt="image", **options):
         # Paths inside the image are relative to src (the seed tars the file itself, without a folder).
-        return {"name": "push", "configsync.oci.oci_push": {"src": [str(src)], "base": str(src), "image": image, "format": fmt}}
+        args = dict({"src": [str(src)], "base": str(src), "image": image, "format": fmt}, **options)
+        return {"name": "push", "configsync.oci.oci_push": args}
 
     @staticmethod
     def source_task(name, image, kind="RootSync", namespace=CONFIG_SYNC_NAMESPACE, wait=True, expected_digest=None, period=PERIOD,
@@ -71,8 +73,8 @@ class Flow:
     def run(self, tasks, **kwargs):
         return self.ansible(tasks=tasks, env=self.env, **kwargs)
 
-    def push(self, image, src, fmt="image"):
-        run = self.run([self.push_task(image, src, fmt)])
+    def push(self, image, src, fmt="image", **options):
+        run = self.run([self.push_task(image, src, fmt, **options)])
         assert not run.failed, run.output
         return run.result("push")
 
@@ -113,8 +115,28 @@ class Flow:
                                   json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, timeout=30)
         assert response.status_code in (201, 409), response.text
 
+    def create_secret(self, name, data, namespace=CONFIG_SYNC_NAMESPACE):
+        """A Secret the user made (``kubectl create secret generic``): string data."""
+        response = self.http.post("{0}/api/v1/namespaces/{1}/secrets".format(self.control_plane.server, namespace),
+                                  json={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}, timeout=30)
+        assert response.status_code == 201, response.text
+
     def sync_object(self, name, kind="RootSync", namespace=CONFIG_SYNC_NAMESPACE):
         return self.get("/apis/configsync.gke.io/v1beta1/namespaces/{0}/{1}s/{2}".format(namespace, kind.lower(), name))
+
+
+def nomos_states(output):
+    """{(scope, name): (status, commit)} from ``nomos status`` text: each sync's header line ("<root>:NAME  SOURCE"),
+    then its state line ("SYNCED @ <time>  <commit>" or "ERROR  <commit>"; the commit may be missing)."""
+    lines = [line.strip() for line in output.splitlines()]
+    found = {}
+    for index, line in enumerate(lines[:-1]):
+        header = re.match(r"^(<root>|[a-z0-9-]+):([a-z0-9.-]+)\s", line)
+        if header:
+            words = lines[index + 1].split()
+            commit = words[-1] if len(words) > 1 and re.match(r"^[0-9a-f]{7,}$", words[-1]) else None
+            found[(header.group(1), header.group(2))] = (words[0] if words else None, commit)
+    return found
 
 
 def poll(condition, timeout=120, interval=1.0):
