@@ -139,6 +139,15 @@ def nomos_states(output):
     return found
 
 
+def nomos_state_is(nomos, scope, name, status, commit=None):
+    """A ``nomos status`` report once it shows (status, commit) for one sync, else None (for poll)."""
+    report = nomos()
+    state = nomos_states(report.output).get((scope, name))
+    if state and state[0] == status and (commit is None or state[1] == commit):
+        return report
+    return None
+
+
 def poll(condition, timeout=120, interval=1.0):
     """condition() until it returns something truthy (returned) or the timeout passes (the last value is returned)."""
     deadline = time.monotonic() + timeout

@@ -1,7 +1,7 @@
 """Config Sync's own errors surface through config_sync_source's wait: a missing image, a manifest that is not YAML."""
 import pytest
 
-from e2e_flow import namespace_manifest
+from e2e_flow import namespace_manifest, nomos_state_is, poll
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def failure_message(run):
     return failed[0]["result"].get("msg", "")
 
 
-def test_an_image_that_does_not_exist_fails_the_wait_with_the_pull_error(flow):
+def test_an_image_that_does_not_exist_fails_the_wait_with_the_pull_error(flow, nomos):
     name = "missing-image"
     image = flow.image("e2e/does-not-exist", "v1")
 
@@ -34,10 +34,11 @@ def test_an_image_that_does_not_exist_fails_the_wait_with_the_pull_error(flow):
     # The same error the reconciler wrote (from oci-sync's error file) into the RootSync.
     errors = status_errors(flow.sync_object(name))
     assert any("KNV2004" in error or "failed to pull image" in error for error in errors), errors
+    assert poll(lambda: nomos_state_is(nomos, "<root>", name, "ERROR")), nomos()
     flow.delete(name)
 
 
-def test_a_manifest_that_is_not_yaml_fails_the_wait_with_the_parse_error(flow):
+def test_a_manifest_that_is_not_yaml_fails_the_wait_with_the_parse_error(flow, nomos):
     name = "bad-yaml"
     image = flow.image("e2e/bad-yaml")
     src = flow.manifests("bad", {"good.yaml": namespace_manifest("bad-yaml-good"), "broken.yaml": "apiVersion: v1\nkind: [Namespace\n"})
@@ -55,4 +56,5 @@ def test_a_manifest_that_is_not_yaml_fails_the_wait_with_the_parse_error(flow):
     assert run.result("source")["sync_status"]["status"] == "ERROR"
     # Nothing from the broken source was applied.
     assert flow.get("/api/v1/namespaces/bad-yaml-good") is None
+    assert poll(lambda: nomos_state_is(nomos, "<root>", name, "ERROR")), nomos()
     flow.delete(name)

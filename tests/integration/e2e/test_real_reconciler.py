@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from e2e_flow import CONFIG_SYNC_NAMESPACE, config_map_manifest, namespace_manifest, nomos_states, poll
+from e2e_flow import CONFIG_SYNC_NAMESPACE, config_map_manifest, namespace_manifest, nomos_state_is, poll
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +23,6 @@ CA_SECRET = "registry-ca"
 
 def digest_hex(digest):
     return digest.split(":", 1)[1]
-
-
-def nomos_state_is(nomos, scope, name, status, commit=None):
-    """A nomos status output once it reports (status, commit) for one sync, else None."""
-    report = nomos()
-    state = nomos_states(report.output).get((scope, name))
-    if state and state[0] == status and (commit is None or state[1] == commit):
-        return report
-    return None
 
 
 def failure_message(run, task="source"):

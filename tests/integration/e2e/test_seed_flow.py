@@ -6,7 +6,7 @@ resource-group controller, and the text by the real ``nomos status``.
 """
 import pytest
 
-from e2e_flow import CONFIG_SYNC_NAMESPACE, namespace_manifest, poll
+from e2e_flow import CONFIG_SYNC_NAMESPACE, namespace_manifest, nomos_state_is, poll
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,7 @@ def test_push_then_root_sync_is_synced_at_the_pushed_digest(flow, nomos, e2e_tim
     assert entry["image"] == image
 
 
-def test_a_new_version_pushed_to_the_same_tag_is_picked_up(flow, e2e_timings):
+def test_a_new_version_pushed_to_the_same_tag_is_picked_up(flow, nomos, e2e_timings):
     name = "update-sync"
     image = flow.image("e2e/update")
     v1 = flow.manifests("v1", {"ns.yaml": namespace_manifest("update-a")})
@@ -99,10 +99,11 @@ def test_a_new_version_pushed_to_the_same_tag_is_picked_up(flow, e2e_timings):
     assert not source["changed"], source
     assert namespace_token(flow, "update-b") == digest_hex(second["digest"])
     assert namespace_token(flow, "update-a") == digest_hex(second["digest"])
+    assert poll(lambda: nomos_state_is(nomos, "<root>", name, "SYNCED", digest_hex(second["digest"]))), nomos()
     flow.delete(name)
 
 
-def test_a_digest_pinned_root_sync_does_not_follow_the_tag(flow, config_sync):
+def test_a_digest_pinned_root_sync_does_not_follow_the_tag(flow, nomos, config_sync):
     """A RootSync on image@sha256 syncs once; a second RootSync on the tag proves the tag moved and was polled."""
     image = flow.image("e2e/pinning")
     v1 = flow.manifests("v1", {"pinned/ns.yaml": namespace_manifest("pinned-a"), "tracking/ns.yaml": namespace_manifest("tracking-a")})
@@ -127,5 +128,8 @@ def test_a_digest_pinned_root_sync_does_not_follow_the_tag(flow, config_sync):
     assert flow.get("/api/v1/namespaces/pinned-b") is None
     pod = config_sync.reconciler("RootSync", "pinned-sync", CONFIG_SYNC_NAMESPACE)
     assert "no further syncs will occur" in pod.log("oci-sync"), pod.log("oci-sync")[-2000:]
+    # nomos agrees: the pinned sync at the first digest, the tag-following one at the second.
+    assert poll(lambda: nomos_state_is(nomos, "<root>", "tracking-sync", "SYNCED", digest_hex(second["digest"]))), nomos()
+    assert nomos_state_is(nomos, "<root>", "pinned-sync", "SYNCED", digest_hex(first["digest"])), nomos()
     flow.delete("pinned-sync")
     flow.delete("tracking-sync")

@@ -499,3 +499,25 @@ def test_ca_cert_secret_must_exist_with_a_cert_key(ansible, k8s_env, custom, bar
     good = source(k8s_env, ansible, name=name, image=PINNED, ca_cert_secret=secret).result("t")
     assert good["changed"] is True, good
     assert get_sync(custom, "RootSync", CMS, name)["spec"]["oci"]["caCertSecretRef"] == {"name": secret}
+
+
+@pytest.mark.parametrize("kind, override, message", [
+    ("RepoSync", {"roleRefs": [{"kind": "ClusterRole", "name": "view"}]},
+     "override.roleRefs is not a field of a RepoSync's spec.override"),
+    ("RepoSync", {"namespaceStrategy": "explicit"}, "override.namespaceStrategy is not a field of a RepoSync's spec.override"),
+    ("RootSync", {"reconcileTimout": "5m"}, "override.reconcileTimout is not a field of a RootSync's spec.override"),
+])
+def test_an_override_field_the_schema_lacks_is_refused_before_any_write(ansible, k8s_env, custom, namespace, bare_control_plane,
+                                                                        kind, override, message):
+    """The API server would prune an unknown field silently (structural schema): the module refuses it, naming the
+    fields the kind's schema has, and sends no write request."""
+    params = {"kind": kind, "name": unique("ovr"), "image": PINNED, "override": override}
+    if kind == "RepoSync":
+        params["namespace"] = namespace
+    with bare_control_plane.recorded_writes() as writes:
+        result = source(k8s_env, ansible, **params).result("t")
+    assert result["failed"] is True
+    assert message in result["msg"], result["msg"]
+    assert "apiServerTimeout" in result["msg"]
+    assert writes == []
+    assert get_sync(custom, kind, params.get("namespace", CMS), params["name"]) is None
