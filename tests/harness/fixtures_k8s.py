@@ -27,28 +27,23 @@ def pytest_report_header(config):  # pylint: disable=unused-argument
         pinned["ETCD_VERSION"], pinned["KUBERNETES_VERSION"], pinned["CONFIGSYNC_VERSION"])
 
 
-def _started(workdir):
+def _running(workdir):
     plane = ControlPlane(workdir)
     plane.start()
-    return plane
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    plane = _started(tmp_path_factory.getbasetemp() / "controlplane")
-    try:
-        yield plane
-    finally:
-        plane.stop()
+    yield from _running(tmp_path_factory.getbasetemp() / "controlplane")
 
 
 @pytest.fixture(scope="session")
 def bare_control_plane(tmp_path_factory):
-    plane = _started(tmp_path_factory.getbasetemp() / "bare-controlplane")
-    try:
-        yield plane
-    finally:
-        plane.stop()
+    yield from _running(tmp_path_factory.getbasetemp() / "bare-controlplane")
 
 
 @pytest.fixture(scope="session")
@@ -57,22 +52,18 @@ def configsync_crds():
 
 
 def _client(plane):
-    return kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+    client = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
 def kube_client(control_plane):
-    client = _client(control_plane)
-    try:
-        yield client
-    finally:
-        client.close()
+    yield from _client(control_plane)
 
 
 @pytest.fixture(scope="session")
 def bare_kube_client(bare_control_plane):
-    client = _client(bare_control_plane)
-    try:
-        yield client
-    finally:
-        client.close()
+    yield from _client(bare_control_plane)

@@ -1,7 +1,6 @@
 """Helpers for the end-to-end tests: the seed's steps as real ansible-playbook runs against real Config Sync."""
 import json
 import re
-import time
 
 CONFIG_SYNC_NAMESPACE = "config-management-system"
 # Short oci-sync poll period where a test waits for Config Sync to notice a pushed tag.
@@ -146,13 +145,3 @@ def nomos_state_is(nomos, scope, name, status, commit=None):
     if state and state[0] == status and (commit is None or state[1] == commit):
         return report
     return None
-
-
-def poll(condition, timeout=120, interval=1.0):
-    """condition() until it returns something truthy (returned) or the timeout passes (the last value is returned)."""
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = condition()
-    return value

@@ -1,7 +1,9 @@
 """Config Sync's own errors surface through config_sync_source's wait: a missing image, a manifest that is not YAML."""
 import pytest
 
-from e2e_flow import namespace_manifest, nomos_state_is, poll
+from harness.polling import poll
+
+from e2e_flow import namespace_manifest, nomos_state_is
 
 pytestmark = pytest.mark.slow
 

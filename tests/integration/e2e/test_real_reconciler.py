@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from e2e_flow import CONFIG_SYNC_NAMESPACE, config_map_manifest, namespace_manifest, nomos_state_is, poll
+from harness.polling import poll
+
+from e2e_flow import CONFIG_SYNC_NAMESPACE, config_map_manifest, namespace_manifest, nomos_state_is
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,9 @@ config_sync_source created grants that KSA the ``edit`` ClusterRole in the names
 """
 import pytest
 
-from e2e_flow import config_map_manifest, poll
+from harness.polling import poll
+
+from e2e_flow import config_map_manifest
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,9 @@ resource-group controller, and the text by the real ``nomos status``.
 """
 import pytest
 
-from e2e_flow import CONFIG_SYNC_NAMESPACE, namespace_manifest, nomos_state_is, poll
+from harness.polling import poll
+
+from e2e_flow import CONFIG_SYNC_NAMESPACE, namespace_manifest, nomos_state_is
 
 pytestmark = pytest.mark.slow
 

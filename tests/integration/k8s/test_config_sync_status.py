@@ -4,10 +4,11 @@ The status objects (sync_objects.py) are shaped as Config Sync 1.24 writes them 
 subresource, as the reconciler does, on ``bare_control_plane`` where no Config Sync controller rewrites them. STALLED
 comes from the real reconciler-manager on ``control_plane`` (test_stalled_with_knv1061).
 """
-import time
 import uuid
 
 import kubernetes
+
+from harness.polling import poll
 
 from sync_objects import (
     CMS, DIGEST, GROUP, KNV2004, PINNED, VERSION, error_pull_status, pending_status, stalled_status, synced_status, unique,
@@ -86,7 +87,8 @@ def test_stalled_with_knv1061(ansible, control_plane, config_sync, kube_client):
         "apiVersion": GROUP + "/" + VERSION, "kind": "RootSync", "metadata": {"name": name, "namespace": CMS},
         "spec": {"sourceType": "oci", "sourceFormat": "unstructured", "oci": {"image": PINNED, "dir": ".", "auth": "gcpserviceaccount"}}})
     try:
-        stalled = poll(lambda: stalled_condition(custom.get_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)), timeout=60)
+        stalled = poll(lambda: stalled_condition(custom.get_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)), timeout=60,
+                       interval=0.5)
         assert stalled, custom.get_namespaced_custom_object(GROUP, VERSION, CMS, "rootsyncs", name)
         assert stalled["reason"] == "Validation" and "KNV1061" in stalled["message"] and "gcpServiceAccountEmail" in stalled["message"]
         env = {"K8S_AUTH_KUBECONFIG": str(control_plane.operator_kubeconfig)}
@@ -103,15 +105,6 @@ def test_stalled_with_knv1061(ansible, control_plane, config_sync, kube_client):
 def stalled_condition(sync):
     found = [c for c in (sync.get("status") or {}).get("conditions") or [] if c["type"] == "Stalled" and c["status"] == "True"]
     return found[0] if found else None
-
-
-def poll(condition, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = condition()
-    return value
 
 
 def test_error_with_knv2004_pull_error(ansible, k8s_env, custom):
