@@ -179,6 +179,24 @@ def validate_oci_source(kind, image, auth, gcp_service_account_email=None, sourc
     validate_period(period)
 
 
+# The fields of spec.override in the v1beta1 schemas (manifests/rootsync-crd.yaml, reposync-crd.yaml of v1.24.3). The
+# API server prunes any other field of a structural schema without a word, so it is refused here instead.
+OVERRIDE_FIELDS = {
+    ROOT_SYNC_KIND: ("apiServerTimeout", "enableShellInRendering", "gitSyncDepth", "logLevels", "namespaceStrategy",
+                     "reconcileTimeout", "resources", "roleRefs", "statusMode"),
+    REPO_SYNC_KIND: ("apiServerTimeout", "enableShellInRendering", "gitSyncDepth", "logLevels", "reconcileTimeout",
+                     "resources", "statusMode"),
+}
+
+
+def validate_override(kind, override):
+    """Every top-level field of ``override`` is one the kind's spec.override schema has."""
+    unknown = sorted(set(override or {}) - set(OVERRIDE_FIELDS[kind]))
+    if unknown:
+        raise ConfigSyncRuleError("override.%s is not a field of a %s's spec.override (the API server would drop it); "
+                                  "its fields are %s" % (unknown[0], kind, ", ".join(OVERRIDE_FIELDS[kind])))
+
+
 def build_sync_object(kind, name, namespace, image, auth, directory=None, period=None, gcp_service_account_email=None,
                       ca_cert_secret=None, source_format=None, override=None, role_refs=None, secret_ref=None):
     """The RootSync/RepoSync object to apply (server-side apply: only the fields this collection owns).
@@ -188,6 +206,7 @@ def build_sync_object(kind, name, namespace, image, auth, directory=None, period
     namespace = validate_sync(kind, name, namespace)
     validate_oci_source(kind, image, auth, gcp_service_account_email, source_format, period, secret_ref)
     role_refs = validate_role_refs(kind, role_refs)
+    validate_override(kind, override)
     if ca_cert_secret is not None and not is_dns1123_subdomain(ca_cert_secret):
         raise ConfigSyncRuleError("ca_cert_secret %r is not a valid Secret name" % (ca_cert_secret,))
     oci = {"image": image, "auth": auth}

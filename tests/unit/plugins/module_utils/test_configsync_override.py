@@ -1,7 +1,8 @@
 """spec.override: only the fields of the kind's schema (the API server would prune any other without a word)."""
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.configsync import ConfigSyncRuleError, build_sync_object
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import build_sync_object
 
 IMAGE = "us-docker.pkg.dev/proj/repo/pkg:v1"
 
