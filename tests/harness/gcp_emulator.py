@@ -928,6 +928,87 @@ class ServiceAccounts:
 
 
 # --------------------------------------------------------------------------------------------------
+# Permission checks for the servers beside the emulator (Artifact Registry's Docker front, the GKE metadata server)
+# --------------------------------------------------------------------------------------------------
+
+AR_DOWNLOAD = "artifactregistry.repositories.downloadArtifacts"
+AR_UPLOAD = "artifactregistry.repositories.uploadArtifacts"
+AR_DELETE = "artifactregistry.repositories.deleteArtifacts"
+SA_GET_ACCESS_TOKEN = "iam.serviceAccounts.getAccessToken"
+# The permissions of the predefined roles that the emulator enforces (IAM roles reference). Basic roles and custom
+# roles grant nothing here: the emulator holds no project policy and no role definitions.
+ROLE_PERMISSIONS = {
+    "roles/artifactregistry.reader": frozenset([AR_DOWNLOAD]),
+    "roles/artifactregistry.writer": frozenset([AR_DOWNLOAD, AR_UPLOAD]),
+    "roles/artifactregistry.createOnPushWriter": frozenset([AR_DOWNLOAD, AR_UPLOAD]),
+    "roles/artifactregistry.repoAdmin": frozenset([AR_DOWNLOAD, AR_UPLOAD, AR_DELETE]),
+    "roles/artifactregistry.createOnPushRepoAdmin": frozenset([AR_DOWNLOAD, AR_UPLOAD, AR_DELETE]),
+    "roles/artifactregistry.admin": frozenset([AR_DOWNLOAD, AR_UPLOAD, AR_DELETE]),
+    "roles/iam.workloadIdentityUser": frozenset([SA_GET_ACCESS_TOKEN, "iam.serviceAccounts.getOpenIdToken"]),
+    "roles/iam.serviceAccountTokenCreator": frozenset([SA_GET_ACCESS_TOKEN, "iam.serviceAccounts.getOpenIdToken",
+                                                       "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"]),
+}
+SA_RESOURCE = re.compile(r"^projects/[^/]+/serviceAccounts/([^/]+)$")
+
+
+def principal_member(principal):
+    """The IAM member an issued token's principal is matched as: service-account emails and workload identities are
+    ``serviceAccount:``, other emails ``user:``; a value with a type prefix stays as it is."""
+    if not principal or principal in BARE_MEMBERS:
+        return principal
+    kind = principal.partition(":")[0]
+    if kind in MEMBER_TYPES:
+        return canonical_member(principal)
+    if principal.endswith(".gserviceaccount.com") or WORKLOAD_IDENTITY_MEMBER.match(principal):
+        return canonical_member("serviceAccount:" + principal)
+    return canonical_member("user:" + principal)
+
+
+def policy_grants(policy, member, permission):
+    """Whether an unconditional binding of ``policy`` gives ``member`` (or allUsers / allAuthenticatedUsers) ``permission``."""
+    members = {"allUsers"} | ({member, "allAuthenticatedUsers"} if member else set())
+    for binding in (policy or {}).get("bindings") or []:
+        if binding.get("condition") or permission not in ROLE_PERMISSIONS.get(binding.get("role"), ()):
+            continue
+        if members & set(binding.get("members") or []):
+            return True
+    return False
+
+
+def authorize(emulator, body):
+    """``/__emulator/authorize``: who a token belongs to and whether it holds a permission on a resource.
+
+    ``{"accessToken" | "principal", "resource", "permission"}`` -> ``{"principal", "member", "token"
+    (valid|expired|unknown|none), "resourceExists", "granted", "format"}``. Resources: an Artifact Registry repository
+    ``projects/P/locations/L/repositories/R`` (P an ID or number), a service account ``projects/-/serviceAccounts/EMAIL``.
+    """
+    token_state, principal = "none", body.get("principal")
+    with emulator.lock:
+        if body.get("accessToken"):
+            issued = emulator.tokens.get(body["accessToken"])
+            token_state = "unknown" if issued is None else ("valid" if issued["expires"] > time.time() else "expired")
+            principal = issued["principal"] if token_state == "valid" else None
+        member = principal_member(principal)
+        resource = body.get("resource") or ""
+        policy, exists, fmt = None, False, None
+        sa_match = SA_RESOURCE.match(resource)
+        if sa_match:
+            account = emulator.service_accounts.get(sa_match.group(1).lower())
+            exists, policy = account is not None, (account or {}).get("_policy")
+        else:
+            parts = resource.split("/")
+            if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations" and parts[4] == "repositories":
+                project = emulator.project(parts[1])
+                name = "projects/{0}/locations/{1}/repositories/{2}".format(
+                    project["projectId"] if project else parts[1], parts[3], parts[5])
+                repo = emulator.repositories.get(name)
+                exists, policy, fmt = repo is not None, (repo or {}).get("_policy"), (repo or {}).get("format")
+        granted = exists and policy_grants(policy, member, body.get("permission"))
+    return {"principal": principal, "member": member, "token": token_state, "resourceExists": exists, "granted": granted,
+            "format": fmt}
+
+
+# --------------------------------------------------------------------------------------------------
 # Service Usage v1
 # --------------------------------------------------------------------------------------------------
 
@@ -1226,6 +1307,8 @@ class Services:
             return {"lroPolls": emulator.lro_polls}
         if action == ("GET", "state"):
             return self.dump()
+        if action == ("POST", "authorize"):
+            return authorize(emulator, body)
         raise ApiError("NOT_FOUND", "no control endpoint {0} {1}".format(verb, path))
 
     def dump(self):

@@ -67,11 +67,11 @@ class CertificateAuthority:
         self.ca_file = self.dir / "ca.crt"
         self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, name, server=True):
+    def issue(self, name, server=True, dns_names=("localhost",)):
         """A leaf certificate and key for ``name``, written to ``<dir>/<name>.crt`` and ``.key``; returns the two paths.
 
-        ``server=True``: a serving certificate for 127.0.0.1 and localhost. ``server=False``: a signing certificate
-        (digital signature only), e.g. for registry tokens.
+        ``server=True``: a serving certificate for 127.0.0.1 and ``dns_names`` (wildcards such as ``*.pkg.dev`` work).
+        ``server=False``: a signing certificate (digital signature only), e.g. for registry tokens.
         """
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -81,7 +81,7 @@ class CertificateAuthority:
         builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         if server:
             builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
+            names = [x509.DNSName(dns_name) for dns_name in dns_names] + [x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         cert_file, key_file = self.dir / (name + ".crt"), self.dir / (name + ".key")
