@@ -235,7 +235,7 @@ class ConfigSyncReconciler:
     follows template changes, and stops them when the Deployment goes away. ``stop()`` ends everything.
     """
 
-    def __init__(self, kind, name, namespace, control_plane, workdir, poll_interval=0.5):
+    def __init__(self, kind, name, namespace, control_plane, workdir, poll_interval=0.5, env_hooks=()):
         if kind not in SYNC_RESOURCES:
             raise ValueError("kind must be RootSync or RepoSync, not {0!r}".format(kind))
         self.kind, self.name, self.namespace = kind, name, namespace
@@ -250,6 +250,8 @@ class ConfigSyncReconciler:
         self.processes = {}
         self.skipped_containers = []
         self.last_error = None
+        # What the node adds to a container's environment (e.g. the GKE metadata server): hook(deployment, container) -> dict.
+        self.env_hooks = env_hooks
         self._stop = threading.Event()
         self._thread = None
 
@@ -385,6 +387,8 @@ class ConfigSyncReconciler:
                 value = self._env_value(variable, mounts)
                 if value is not None:
                     env[variable["name"]] = value
+            for hook in list(self.env_hooks):
+                env.update(hook(deployment, container) or {})
             self.processes[container["name"]] = EnvServerProcess(container["name"], argv, self.log_dir / (container["name"] + ".log"),
                                                                  env, cwd=self.dir)
         for process in self.processes.values():
@@ -457,6 +461,8 @@ class ConfigSync:
         self.reconcilers = {}
         self.timings = {}
         self.last_error = None
+        # Environment hooks for every reconciler container started from now on (see ConfigSyncReconciler.env_hooks).
+        self.pod_env_hooks = []
         self._stop = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
@@ -565,7 +571,8 @@ class ConfigSync:
                 if deployment["metadata"]["name"] in self.reconcilers or self._stop.is_set() or kind not in SYNC_RESOURCES:
                     continue
                 self.reconcilers[deployment["metadata"]["name"]] = ConfigSyncReconciler(
-                    kind, name, namespace, self.control_plane, self.workdir, poll_interval=self.poll_interval).start()
+                    kind, name, namespace, self.control_plane, self.workdir, poll_interval=self.poll_interval,
+                    env_hooks=self.pod_env_hooks).start()
 
 
 # --- nomos status ------------------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""Fixtures of the grant tests: Artifact Registry's Docker front (IAM enforced), GKE metadata per reconciler KSA.
+
+``ar_front``      session: harness.ar_docker.ArtifactRegistryDocker before the session's plain docker-registry.
+``gke_metadata``  session: harness.gke_metadata.GkeMetadataServer for the test cluster (fleet host project = the
+                  emulator's default project).
+``grants``        a Grants helper on a fresh emulator with one Docker repository and a writer identity; it also makes
+                  every reconciler container started during the test get the metadata server and the front's proxy/CA.
+"""
+import secrets
+
+import pytest
+
+from harness.ar_docker import ArtifactRegistryDocker
+from harness.configsync_runner import CONFIG_SYNC_NAMESPACE
+from harness.gke_metadata import GkeMetadataServer
+
+from grants_flow import Grants
+
+
+@pytest.fixture(scope="session")
+def ar_front(gcp_emulator_process, registry, tmp_path_factory):
+    front = ArtifactRegistryDocker(tmp_path_factory.mktemp("ar-docker"), gcp_emulator_process, registry).start()
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+@pytest.fixture(scope="session")
+def gke_metadata(gcp_emulator_process, control_plane):
+    from harness.fixtures_gcp import DEFAULT_PROJECT, DEFAULT_PROJECT_NUMBER  # pylint: disable=import-outside-toplevel
+    session = control_plane.session()
+
+    def api_get(path):
+        response = session.get(control_plane.server + path, timeout=30)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    server = GkeMetadataServer(gcp_emulator_process, api_get, DEFAULT_PROJECT, DEFAULT_PROJECT_NUMBER)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cluster_identities(config_sync, ar_front, gke_metadata):
+    """Reconciler containers started from now on run as their Pod's KSA through the metadata server, and reach
+    ``*-docker.pkg.dev`` through the front (what a GKE node with Workload Identity gives a Pod)."""
+    def node_env(deployment, container):  # pylint: disable=unused-argument
+        env = dict(ar_front.env())
+        env.update(gke_metadata.pod_env(CONFIG_SYNC_NAMESPACE, deployment["spec"]["template"]["spec"]["serviceAccountName"]))
+        return env
+
+    config_sync.pod_env_hooks.append(node_env)
+    try:
+        yield
+    finally:
+        config_sync.pod_env_hooks.remove(node_env)
+
+
+@pytest.fixture
+def grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path):
+    helper = Grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path, "grants-" + secrets.token_hex(3))
+    helper.set_up()
+    return helper
