@@ -4,6 +4,8 @@ oci-sync runs unmodified: its Go auth library asks the metadata server (GCE_META
 token, and go-containerregistry takes it (user ``_token``) to ``us-central1-docker.pkg.dev/v2/token`` through the
 front, which checks the repository's IAM policy in the emulator.
 """
+import time
+
 import pytest
 
 from grants_flow import (CONFIG_SYNC_NAMESPACE, READER, failure_text, namespace_manifest, reconciler_member)
@@ -30,25 +32,31 @@ def test_seed_flow_syncs_only_while_the_reconciler_ksa_holds_the_reader_grant(gr
     pushed = grants.push(image, v1).result("push")
 
     # Before ar_iam_binding: Config Sync's own error, with the registry's 403 for the KSA's identity.
+    began = time.monotonic()
     denied = grants.sync(name, image)
+    e2e_timings["grants_create_to_knv2004_seconds"] = round(time.monotonic() - began, 3)
     assert_pull_denied(grants, denied)
     assert (200, "{0}.svc.id.goog[{1}/{2}]".format(grants.project, CONFIG_SYNC_NAMESPACE, ksa)) in grants.token_requests(ksa)
     assert grants.source_member(denied) == member
 
+    began = time.monotonic()
     grants.bind(member)
     source = grants.sync_until_synced(name, image, pushed["digest"])
+    e2e_timings["grants_binding_to_synced_seconds"] = round(time.monotonic() - began, 3)
     assert source["sync_status"]["status"] == "SYNCED"
     assert source["sync_status"]["commit"] == pushed["digest"].split(":", 1)[1]
     assert grants.namespace_commit("grants-seed-a") == source["sync_status"]["commit"]
     assert grants.front_pulls(member), grants.front.requests()[-10:]
 
     # The grant taken away and a new version pushed to the tag: the next poll is refused, the sync fails again.
+    began = time.monotonic()
     grants.bind(member, state="absent")
     v2 = grants.manifests("v2", {"ns.yaml": namespace_manifest("grants-seed-a"), "b.yaml": namespace_manifest("grants-seed-b")})
     second = grants.push(image, v2).result("push")
     assert second["digest"] != pushed["digest"]
     again = grants.sync(name, image, expected_digest=second["digest"])
     assert_pull_denied(grants, again)
+    e2e_timings["grants_revoke_and_push_to_knv2004_seconds"] = round(time.monotonic() - began, 3)
     assert grants.get("/api/v1/namespaces/grants-seed-b") is None
     grants.delete(name)
 
