@@ -21,6 +21,11 @@ def namespace_manifest(name):
     return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {0}\n".format(name)
 
 
+def config_map_manifest(name, namespace):
+    return ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {0}\n  namespace: {1}\ndata:\n  granted: \"yes\"\n"
+            .format(name, namespace))
+
+
 def reconciler_member(project, ksa):
     return "serviceAccount:{0}.svc.id.goog[{1}/{2}]".format(project, CONFIG_SYNC_NAMESPACE, ksa)
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from grants_flow import (CONFIG_SYNC_NAMESPACE, READER, failure_text, namespace_manifest, reconciler_member)
+from grants_flow import (CONFIG_SYNC_NAMESPACE, READER, config_map_manifest, failure_text, namespace_manifest,
+                         reconciler_member)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cluster_identities")]
 
@@ -77,7 +78,9 @@ def test_a_grant_to_the_wrong_member_fails_and_the_role_grants_the_right_one(gra
     if kind == "RepoSync":
         grants.create_namespace(namespace)
     image = grants.image("wrong-" + case)
-    src = grants.manifests("v1", {"ns.yaml": namespace_manifest("grants-" + case)})
+    # A RepoSync may hold only objects of its own namespace.
+    manifest = config_map_manifest("grants", namespace) if kind == "RepoSync" else namespace_manifest("grants-" + case)
+    src = grants.manifests("v1", {"objects.yaml": manifest})
     pushed = grants.push(image, src).result("push")
     wrong = reconciler_member(bound_project, bound_ksa)
     grants.bind(wrong)
