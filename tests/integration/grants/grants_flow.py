@@ -4,6 +4,7 @@ import json
 import requests
 
 from harness.paths import REPO
+from integration.e2e.e2e_flow import Flow, config_map_manifest, namespace_manifest  # noqa: F401 (re-exported for the tests)
 
 ROLLOUT_PLAYBOOK = REPO / "playbooks" / "rollout.yml"
 LOCATION = "us-central1"
@@ -15,15 +16,6 @@ PERIOD = "5s"
 # A failing sync reports within a few seconds; a granted one waits for oci-sync's retry (backoff 1s, 2s, 4s, ... ).
 FAIL_TIMEOUT = 90
 SYNC_TIMEOUT = 150
-
-
-def namespace_manifest(name):
-    return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {0}\n".format(name)
-
-
-def config_map_manifest(name, namespace):
-    return ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {0}\n  namespace: {1}\ndata:\n  granted: \"yes\"\n"
-            .format(name, namespace))
 
 
 def reconciler_member(project, ksa):
@@ -42,7 +34,12 @@ class Grants:
         self.control_plane = control_plane
         self.workdir = workdir
         self.repository = repository
-        self.http = control_plane.session()
+        # The e2e helpers for what is not about grants: manifest trees, reading the cluster, deleting a sync.
+        self.cluster = Flow(ansible, control_plane, None, workdir)
+        self.http = self.cluster.http
+        self.manifests = self.cluster.manifests
+        self.get = self.cluster.get
+        self.create_namespace = self.cluster.create_namespace
         self.pusher = "pusher@{0}.iam.gserviceaccount.com".format(gcp.project)
         self.pusher_token = None
 
@@ -128,14 +125,6 @@ class Grants:
         return self.gcp.state()["repositoryPolicies"].get(self.resource) or {}
 
     # --- pushes and syncs -----------------------------------------------------------------------------------------
-    def manifests(self, name, files):
-        root = self.workdir / name
-        for relative, text in files.items():
-            path = root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        return root
-
     @staticmethod
     def push_task(image, src, **options):
         args = {"src": [str(src)], "base": str(src), "image": image}
@@ -186,22 +175,9 @@ class Grants:
         return run.results("source")[-1]
 
     def delete(self, name, kind="RootSync", namespace=CONFIG_SYNC_NAMESPACE):
-        self.ok([{"name": "delete", "configsync.oci.config_sync_source": {"kind": kind, "name": name, "namespace": namespace,
-                                                                          "state": "absent"}}])
+        self.cluster.delete(name, kind=kind, namespace=namespace)
 
     # --- the cluster, read directly ---------------------------------------------------------------------------------
-    def get(self, path):
-        response = self.http.get(self.control_plane.server + path, timeout=30)
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
-
-    def create_namespace(self, name):
-        response = self.http.post(self.control_plane.server + "/api/v1/namespaces",
-                                  json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, timeout=30)
-        assert response.status_code in (201, 409), response.text
-
     def namespace_commit(self, name):
         namespace = self.get("/api/v1/namespaces/" + name)
         return None if namespace is None else (namespace["metadata"].get("annotations") or {}).get("configmanagement.gke.io/token")

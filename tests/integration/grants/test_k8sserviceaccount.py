@@ -79,7 +79,10 @@ def test_a_grant_to_the_wrong_member_fails_and_the_role_grants_the_right_one(gra
         grants.create_namespace(namespace)
     image = grants.image("wrong-" + case)
     # A RepoSync may hold only objects of its own namespace.
-    manifest = config_map_manifest("grants", namespace) if kind == "RepoSync" else namespace_manifest("grants-" + case)
+    if kind == "RepoSync":
+        manifest = config_map_manifest("grants", namespace, {"granted": "yes"})
+    else:
+        manifest = namespace_manifest("grants-" + case)
     src = grants.manifests("v1", {"objects.yaml": manifest})
     pushed = grants.push(image, src).result("push")
     wrong = reconciler_member(bound_project, bound_ksa)
