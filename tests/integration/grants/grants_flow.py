@@ -4,7 +4,7 @@ import json
 import requests
 
 from harness.paths import REPO
-from integration.e2e.e2e_flow import Flow, config_map_manifest, namespace_manifest  # noqa: F401 (re-exported for the tests)
+from integration.e2e.e2e_flow import Flow
 
 ROLLOUT_PLAYBOOK = REPO / "playbooks" / "rollout.yml"
 LOCATION = "us-central1"
@@ -110,8 +110,8 @@ class Grants:
         assert response.status_code == 200, response.text
 
     def bind_task(self, member, role=READER, state="present", name="bind"):
-        return {"name": name, "configsync.oci.ar_iam_binding": {"location": LOCATION, "repository": self.repository, "role": role,
-                                                                 "members": [member], "state": state}}
+        args = {"location": LOCATION, "repository": self.repository, "role": role, "members": [member], "state": state}
+        return {"name": name, "configsync.oci.ar_iam_binding": args}
 
     def bind(self, member, role=READER, state="present"):
         return self.ok([self.bind_task(member, role, state)]).result("bind")

@@ -6,8 +6,8 @@ the front lets that account pull only with the repository's reader grant.
 """
 import pytest
 
-from grants_flow import (CONFIG_SYNC_NAMESPACE, READER, WORKLOAD_IDENTITY_USER, failure_text, namespace_manifest,
-                         reconciler_member)
+from grants_flow import CONFIG_SYNC_NAMESPACE, READER, WORKLOAD_IDENTITY_USER, failure_text, reconciler_member
+from integration.e2e.e2e_flow import namespace_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cluster_identities")]
 

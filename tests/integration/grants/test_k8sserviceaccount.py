@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from grants_flow import (CONFIG_SYNC_NAMESPACE, READER, config_map_manifest, failure_text, namespace_manifest,
-                         reconciler_member)
+from grants_flow import CONFIG_SYNC_NAMESPACE, READER, failure_text, reconciler_member
+from integration.e2e.e2e_flow import config_map_manifest, namespace_manifest
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cluster_identities")]
 

@@ -1,7 +1,8 @@
 """oci_push to Artifact Registry's Docker front with Google credentials (the gcp auth options), IAM enforced."""
 import pytest
 
-from grants_flow import LOCATION, WRITER, namespace_manifest
+from grants_flow import LOCATION, WRITER
+from integration.e2e.e2e_flow import namespace_manifest
 
 UPLOAD = "artifactregistry.repositories.uploadArtifacts"
 
