@@ -13,13 +13,34 @@ WAIT_FAIL = "fail"
 WAIT_MORE = "wait"
 
 
+def stale_source_error(sync):
+    """Whether the sync's only errors are source errors Config Sync reported for another image or dir than the spec's.
+
+    The reconciler writes ``status.source.ociStatus`` with the source its errors are about; after the spec moves (a
+    tag replaced by a digest, say) those errors stay until the new reconciler Pod reports, and say nothing about the
+    new source.
+
+    >>> stale_source_error({"spec": {"oci": {"image": "h/p@sha256:1", "dir": "."}}, "status": {"source": {
+    ...     "ociStatus": {"image": "h/p:v1", "dir": "."}, "errors": [{"code": "2004"}]}}})
+    True
+    """
+    spec = (sync.get("spec") or {}).get("oci") or {}
+    status = sync.get("status") or {}
+    source = status.get("source") or {}
+    reported = source.get("ociStatus") or {}
+    if not source.get("errors") or not reported or any((status.get(phase) or {}).get("errors") for phase in ("rendering", "sync")):
+        return False
+    return (reported.get("image"), reported.get("dir") or ".") != (spec.get("image"), spec.get("dir") or ".")
+
+
 def wait_verdict(sync, state, expected, changed_at=None):
     """Whether waiting for a sync is over: (WAIT_DONE | WAIT_FAIL | WAIT_MORE, reason).
 
     ``state`` is evaluate_sync_status's result; ``expected`` the commit to reach (None: any). A status is only judged
     once Config Sync has observed the current generation. ``changed_at`` (RFC 3339, the API server's time of this
     run's write) keeps an ERROR that Config Sync reported for the previous source before the write from ending the
-    wait; an ERROR at the expected commit, or newer than the write, ends it at once.
+    wait; so does a source ERROR whose ``ociStatus`` names another image than the spec (``stale_source_error``). An
+    ERROR at the expected commit, or newer than the write, ends it at once.
     """
     generation = (sync.get("metadata") or {}).get("generation")
     observed = (sync.get("status") or {}).get("observedGeneration")
@@ -33,6 +54,10 @@ def wait_verdict(sync, state, expected, changed_at=None):
             return WAIT_DONE, "SYNCED at %s" % state["commit"]
         return WAIT_MORE, "SYNCED at %s, waiting for %s" % (state["commit"], expected)
     if status == ERROR:
+        if stale_source_error(sync):
+            reported = ((sync.get("status") or {}).get("source") or {}).get("ociStatus") or {}
+            return WAIT_MORE, "ERROR reported for an earlier source (%s), waiting for Config Sync to report on %s" % (
+                reported.get("image"), state["image"])
         current = (changed_at is None or (expected is not None and state["commit"] == expected)
                    or (state.get("status_updated_at") or "") >= changed_at)
         if current:

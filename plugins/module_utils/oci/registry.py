@@ -72,6 +72,22 @@ def error_codes(response):
         return ()
 
 
+def error_messages(response):
+    """The registry's own words, ``CODE: message`` per error of a distribution error body (Artifact Registry's messages
+    name the missing permission and the repository)."""
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return ()
+    return tuple("%s: %s" % (e.get("code"), e["message"]) if e.get("message") else str(e.get("code"))
+                 for e in errors if isinstance(e, dict))
+
+
+def _registry_says(response):
+    messages = error_messages(response)
+    return " (%s)" % "; ".join(messages) if messages else ""
+
+
 def with_query(url, **params):
     """``url`` with extra query parameters, keeping any the registry already put in its Location."""
     separator = "&" if urlsplit(url).query else "?"
@@ -233,8 +249,9 @@ class RegistryClient(object):
             raise RegistryAuthError("registry %s: the token service %s cannot be reached" % (self.host, _without_query(realm)))
         if response.status_code in (401, 403):
             if pair:
-                raise RegistryAuthError("registry %s refused the credentials of user %s (from %s): the token service answered %d"
-                                        % (self.host, pair[0], self.credentials.source, response.status_code))
+                raise RegistryAuthError(redact("registry %s refused the credentials of user %s (from %s): the token service answered %d%s"
+                                               % (self.host, pair[0], self.credentials.source, response.status_code,
+                                                  _registry_says(response)), self.credentials.secrets()))
             raise RegistryAuthError(self._needs_credentials())
         if response.status_code != 200:
             raise RegistryAuthError("registry %s: the token service %s answered %d"
@@ -327,8 +344,8 @@ class RegistryClient(object):
     def _fail(self, response, what):
         codes = error_codes(response)
         if response.status_code == 403:
-            message = "registry %s denied %s (403%s): check that the credentials may push to this repository" % (
-                self.host, what, " " + ",".join(codes) if codes else "")
+            message = "registry %s denied %s (403%s)%s: check that the credentials may push to this repository" % (
+                self.host, what, " " + ",".join(codes) if codes else "", _registry_says(response))
         else:
             message = "registry %s: %s answered %d%s" % (self.host, what, response.status_code, " " + ",".join(codes) if codes else "")
         raise RegistryError(redact(message, self.credentials.secrets()), response.status_code, codes)

@@ -164,6 +164,17 @@ def test_wait_error_of_the_previous_source_does_not_end_the_wait():
     assert verdict(obj, changed_at=None) == WAIT_FAIL
 
 
+def test_wait_source_error_about_another_image_does_not_end_the_wait():
+    # The rollout role moved the spec from the tag to the digest; the error is still the tag pod's (oci-sync, KNV2004).
+    source = {"ociStatus": {"image": IMAGE.split("@", maxsplit=1)[0] + ":v1", "dir": "manifests/"},
+              "errors": [{"code": "2004", "errorMessage": "KNV2004: 403 DENIED"}]}
+    obj = sync([syncing("False", commit="", errors=[{"errorMessage": "KNV2004: 403 DENIED"}])], source=source)
+    assert verdict(obj, changed_at=None) == WAIT_MORE
+    # Reported for the spec's own image: it is about the wanted source.
+    source["ociStatus"]["image"] = IMAGE
+    assert verdict(obj, changed_at=None) == WAIT_FAIL
+
+
 def test_wait_error_at_the_expected_commit_fails_at_once():
     obj = sync([syncing("False", errors=[{"errorMessage": "KNV2009: apply failed"}])])
     assert verdict(obj, changed_at="2099-01-01T00:00:00Z") == WAIT_FAIL

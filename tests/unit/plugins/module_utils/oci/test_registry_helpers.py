@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import is_loopback, parse_range, with_query
+from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import error_messages, is_loopback, parse_range, with_query
 
 
 @pytest.mark.parametrize("value, received", [("0-1023", 1024), ("bytes=0-99", 100), ("0-0", 0), ("", 0), (None, 0)])
@@ -27,3 +27,21 @@ def test_module_chunk_size_default_is_the_registry_one():
     from ansible_collections.configsync.oci.plugins.module_utils.oci import registry
     assert module.DEFAULT_CHUNK_SIZE == registry.DEFAULT_CHUNK_SIZE
     assert module._load_registry()() is registry
+
+
+class _Answer:
+    def __init__(self, body):
+        self.body = body
+
+    def json(self):
+        if self.body is None:
+            raise ValueError("no JSON")
+        return self.body
+
+
+def test_error_messages_keep_the_registry_words():
+    message = ('Permission "artifactregistry.repositories.uploadArtifacts" denied on resource '
+               '"projects/p/locations/l/repositories/r" (or it may not exist)')
+    assert error_messages(_Answer({"errors": [{"code": "DENIED", "message": message}]})) == ("DENIED: " + message,)
+    assert error_messages(_Answer({"errors": [{"code": "UNAUTHORIZED"}]})) == ("UNAUTHORIZED",)
+    assert error_messages(_Answer(None)) == ()
