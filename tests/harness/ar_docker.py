@@ -32,6 +32,7 @@ import secrets
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.error
@@ -363,9 +364,18 @@ class FrontHandler(BaseHTTPRequestHandler):
             connection.close()
 
 
-class FrontServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up (oci-sync and requests do)."""
+
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, socket.timeout)):
+            super().handle_error(request, client_address)
+
+
+class FrontServer(QuietServer):
 
     def __init__(self, front, context):
         super().__init__((LOOPBACK, 0), FrontHandler)
@@ -432,9 +442,7 @@ def pipe(one, other):
         other.close()
 
 
-class RouterServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class RouterServer(QuietServer):
 
     def __init__(self, router):
         super().__init__((LOOPBACK, 0), RouterHandler)

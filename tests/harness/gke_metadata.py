@@ -18,9 +18,9 @@ import json
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from harness.ar_docker import EmulatorClient
+from harness.ar_docker import EmulatorClient, QuietServer
 from harness.gcp_emulator import SA_GET_ACCESS_TOKEN
 from harness.process import LOOPBACK
 
@@ -104,9 +104,7 @@ class MetadataHandler(BaseHTTPRequestHandler):
         return self.send(200, json.dumps(body), "application/json")
 
 
-class KsaServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class KsaServer(QuietServer):
 
     def __init__(self, metadata, namespace, ksa):
         super().__init__((LOOPBACK, 0), MetadataHandler)
