@@ -65,12 +65,12 @@ def test_role_included_from_another_role_rolls_out_and_shows_progress(ansible, g
     repository = "incl-" + fleet.suffix
     hosts = {"cluster-a": {}, "cluster-b": {}}
     for host in hosts:
-        hosts[host]["rollout_sync_namespace"] = fleet.namespace_for(host)
-        # The reconciler Pods start 35 s late, so the wait lasts over 30 s.
-        fleet.hold_reconciler(SYNC, hosts[host]["rollout_sync_namespace"])
-    variables = dict(role_vars(gcp, registry, control_plane, repository, src), rollout_sync_namespace="{{ rollout_sync_namespace }}")
+        hosts[host]["team_namespace"] = fleet.namespace_for(host)
+        # The reconciler Pods start a minute late (the push and apply take under 30 s), so the wait lasts over 30 s.
+        fleet.hold_reconciler(SYNC, hosts[host]["team_namespace"])
+    variables = dict(role_vars(gcp, registry, control_plane, repository, src), rollout_sync_namespace="{{ team_namespace }}")
     play, env = wrapper_role(tmp_path, variables)
-    timer = threading.Timer(35, fleet.release_held)
+    timer = threading.Timer(60, fleet.release_held)
     timer.start()
     try:
         run = ansible(playbook=play, hosts=hosts, forks=2, env=dict(gcp.env(), **env))
@@ -79,7 +79,7 @@ def test_role_included_from_another_role_rolls_out_and_shows_progress(ansible, g
     assert run.returncode == 0 and not run.failed, run
     image = run.result("Push the manifests as an OCI image")["image"]
     for host, variables_of_host in hosts.items():
-        sync = fleet.sync_object(variables_of_host["rollout_sync_namespace"], SYNC)
+        sync = fleet.sync_object(variables_of_host["team_namespace"], SYNC)
         assert sync["spec"]["oci"]["image"] == image
         lines = progress_lines(run.stdout, host)
         final = re.match(r"^\[%s\] \S+:platform SYNCED at commit (\w{8}) after (\d+)s$" % host, lines[-1])
