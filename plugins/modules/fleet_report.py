@@ -12,7 +12,7 @@ description:
   - Takes the M(configsync.oci.config_sync_status) results of many clusters (one inventory host each) and prints, per
     cluster, each sync object with its source, status, short commit, errors (each line of each error on its own line,
     KNV codes included) and its managed resources (NAMESPACE, NAME, STATUS, SOURCEHASH), then one line for the
-    fleet, for example C(Fleet: 4 clusters: 1 SYNCED, 1 PENDING, 1 ERROR, 1 unreachable).
+    fleet (how many clusters are SYNCED, PENDING, ERROR and unreachable).
   - A cluster is SYNCED when all its sync objects are, ERROR when one is ERROR or STALLED, PENDING otherwise (also
     without any sync object), and UNREACHABLE when its status could not be read (the result has no C(syncs)).
   - With O(dest), writes C(BASENAME.md), a self-contained C(BASENAME.html) (one fleet table with each cluster's
