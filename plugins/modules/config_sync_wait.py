@@ -9,15 +9,15 @@ module: config_sync_wait
 short_description: Wait until a RootSync or RepoSync is SYNCED, showing its state while waiting
 version_added: 0.1.0
 description:
-  - Reads the sync object with M(configsync.oci.config_sync_status) every O(poll_interval) seconds until the rules
-    of C(nomos status) say SYNCED at O(commit) (success), or ERROR or STALLED (failure), or O(timeout) passes.
-  - While waiting, prints one line per cluster at least every O(progress_interval) seconds in Ansible's normal
+  - Follows the sync object (a watch, as M(configsync.oci.config_sync_source) waits) until the rules of
+    C(nomos status) say SYNCED at O(commit) (success), or ERROR or STALLED (failure), or O(timeout) passes.
+  - While waiting, prints one line per cluster every O(progress_interval) seconds in Ansible's normal
     output (no C(-v) needed; AWX shows them too), for example
     C([cluster-a] team-a:platform PENDING commit N/A (20s)), and when done
     C([cluster-a] team-a:platform SYNCED at commit 3c2b9e62 after 37s).
   - An ERROR for another commit than O(commit), already present at the first read, is the previous source's and does
     not end the wait; the next report from Config Sync does.
-  - Runs on the controller (an action plugin); each read is one run of M(configsync.oci.config_sync_status).
+  - Runs on the controller (an action plugin), where the collection reaches every cluster from.
 author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
@@ -47,12 +47,8 @@ options:
     description: Seconds to wait.
     type: int
     default: 300
-  poll_interval:
-    description: Seconds between two reads.
-    type: int
-    default: 5
   progress_interval:
-    description: Print the state at least this often, in seconds (and at the first read).
+    description: Print the state this often, in seconds.
     type: int
     default: 10
 seealso:
@@ -83,10 +79,6 @@ elapsed:
   description: Seconds waited.
   returned: always
   type: float
-polls:
-  description: How many times the status was read.
-  returned: always
-  type: int
 expected_commit:
   description: The commit waited for (null for any).
   returned: always
