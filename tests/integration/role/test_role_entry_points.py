@@ -148,7 +148,7 @@ def test_publish_and_sync_as_separate_plays_and_tags(ansible, gcp, registry, con
     assert not [r for r in registry.requests() if r.method in ("PUT", "POST", "PATCH")], "sync pushes nothing"
     first, second = fleet.sync_object(one, SYNC), fleet.sync_object(published, SYNC)
     assert first["spec"] == second["spec"], "publish + sync reach the same sync object as one rollout"
-    assert [c["commit"] for c in (first, second) for c in [first["status"]["sync"]]] == [image.split("sha256:")[1]] * 2
+    assert [sync_object["status"]["sync"]["commit"] for sync_object in (first, second)] == [image.split("sha256:")[1]] * 2
 
     # Each tag runs only its part.
     hosts = {"cluster-tagged": {"rollout_sync_namespace": tagged}}
@@ -182,9 +182,10 @@ def test_waves_stop_after_a_canary_that_does_not_sync(ansible, gcp, registry, co
     run = ansible(playbook=ROLLOUT_PLAY, hosts=hosts, forks=6, extra_vars=waves, env=gcp.env())
     assert run.returncode != 0, run
     assert {r["host"] for r in run.failed} == {"cluster-1"}, run
-    assert "KNV" in run.failure_message("Wait until the cluster reports SYNCED at the synced image") or True
-    created = {r.get("reconciler") for r in run.results("Create the sync object on each cluster")}
-    assert len(run.results("Create the sync object on each cluster")) == 1, created
+    message = run.failed[0]["result"]["msg"]
+    assert run.failed[0]["task"].endswith("Wait until the cluster reports SYNCED at the synced image"), run.failed
+    assert "KNV" in message and "config.yaml" in message, message
+    assert len(run.results("Create the sync object on each cluster")) == 1, "only the canary's sync object was written"
     assert len(run.results("Push the manifests as an OCI image")) == 1, "the run stopped after the first wave"
     after = {host: fleet.sync_object(v["rollout_sync_namespace"], SYNC)["metadata"]["resourceVersion"] for host, v in hosts.items()}
     assert {h: after[h] for h in hosts if h != "cluster-1"} == {h: before[h] for h in hosts if h != "cluster-1"}
