@@ -99,3 +99,28 @@ def test_role_rolls_out_to_every_cluster_and_is_idempotent(ansible, gcp, registr
     assert changed == [], "second run changes nothing: {0}".format([r["task"] for r in changed])
     assert gcp.writes() == []
     assert [r for r in registry.requests() if r.method in ("PUT", "POST", "PATCH", "DELETE")] == []
+
+
+def test_a_reconciler_member_shared_by_many_clusters_is_granted_once(ansible, gcp, registry, control_plane, tmp_path):
+    """Three clusters with the same RootSync name and fleet host project share one Workload Identity member: one
+    binding call with that one member and one policy write for the fleet, none in a later wave or on a rerun."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "configmap.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\ndata:\n  a: b\n")
+    repository = "shared-" + uuid.uuid4().hex[:6]
+    extra = dict(rollout_vars(gcp, registry, control_plane, manifests, repository), rollout_sync_kind="RootSync",
+                 rollout_sync_name="shared-" + uuid.uuid4().hex[:4])
+    gcp.clear_log()
+    first = ansible(playbook=ROLE_PLAY, hosts=CLUSTERS, extra_vars=extra, env=gcp.env(), forks=len(CLUSTERS))
+    assert first.returncode == 0 and not first.failed, first
+    grants = first.results("Grant the reconcilers' Kubernetes service accounts read access to the repository")
+    member = "serviceAccount:{0}.svc.id.goog[config-management-system/root-reconciler-{1}]".format(gcp.project, extra["rollout_sync_name"])
+    assert len(grants) == 1 and grants[0]["changed"] is True, grants
+    assert grants[0]["invocation"]["module_args"]["members"] == [member]
+    assert len(gcp.requests("artifactregistry.repositories.setIamPolicy")) == 1, "one policy write for the fleet"
+
+    gcp.clear_log()
+    waves = ansible(playbook=ROLE_PLAY, hosts=CLUSTERS, extra_vars=dict(extra, rollout_waves=[1, "100%"]), env=gcp.env(), forks=len(CLUSTERS))
+    assert waves.returncode == 0 and not waves.failed, waves
+    assert len(waves.results("Grant the reconcilers' Kubernetes service accounts read access to the repository")) == 2, "once per wave"
+    assert gcp.writes() == [], "the member is already bound: no wave writes the policy again"
