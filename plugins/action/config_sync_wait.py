@@ -94,8 +94,8 @@ class ActionModule(ActionBase):
                 if verdict == cs.WAIT_DONE:
                     group = k8s.get_optional(client, k8s.resource_group_path(namespace, name))
                     state = cs.evaluate_sync_status(obj, group, syncing_condition_supported=judge.supported)
-                    display.display("[%s] %s:%s SYNCED at commit %s after %ds" % (host, state["scope"], state["name"], short_commit(state["commit"]),
-                                                                              int(elapsed)))
+                    display.display("[%s] %s:%s SYNCED at commit %s after %ds" % (
+                        host, state["scope"], state["name"], short_commit(state["commit"]), int(elapsed)))
                     result.update(sync_status=state, elapsed=round(elapsed, 1))
                     return result
                 if verdict == cs.WAIT_FAIL or elapsed >= params["timeout"]:

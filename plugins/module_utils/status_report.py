@@ -19,6 +19,8 @@ CLUSTER_STATES = (SYNCED, PENDING, ERROR, UNREACHABLE)
 # Sync-object states (config_sync_status) that make a cluster ERROR or PENDING; everything else is PENDING too.
 _ERROR_SYNC_STATES = ("ERROR", "STALLED")
 SHORT_COMMIT = 8
+# The fields of a config_sync_status sync entry that the report keeps.
+SYNC_FIELDS = ("kind", "name", "namespace", "scope", "status", "source", "source_type", "commit", "last_update", "error_summary", "reconciler")
 # nomos prints this for a context it cannot reach (cmd/nomos/status/cluster_state.go unavailableCluster).
 UNREACHABLE_ERROR = "Failed to connect to cluster"
 INDENT = "  "
@@ -53,8 +55,7 @@ def cluster_entry(name, result):
         return {"cluster": name, "state": UNREACHABLE, "server": result.get("server"), "errors": [message], "syncs": []}
     syncs = []
     for sync in result["syncs"]:
-        entry = dict((key, sync.get(key)) for key in ("kind", "name", "namespace", "scope", "status", "source", "source_type",
-                                                     "commit", "last_update", "error_summary", "reconciler"))
+        entry = dict((key, sync.get(key)) for key in SYNC_FIELDS)
         entry["short_commit"] = short_commit(sync.get("commit"))
         entry["errors"] = list(sync.get("errors") or [])
         entry["resources"] = [dict((key, resource.get(key)) for key in ("namespace", "resource", "status", "source_hash", "conditions"))
@@ -183,7 +184,7 @@ def render_markdown(report):
     for cluster in report["clusters"]:
         lines += ["", "## %s: %s" % (cluster["cluster"], cluster["state"]), ""]
         if cluster["state"] == UNREACHABLE:
-            lines += ["%s:" % UNREACHABLE_ERROR, "", "```"] + [m for m in cluster["errors"]] + ["```"]
+            lines += ["%s:" % UNREACHABLE_ERROR, "", "```"] + list(cluster["errors"]) + ["```"]
             continue
         if cluster["errors"]:
             lines += ["Cluster errors:", "", "```"] + cluster["errors"] + ["```", ""]

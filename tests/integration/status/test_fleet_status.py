@@ -115,8 +115,8 @@ def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, a
     src.mkdir()
     (src / "configmap.yaml").write_text(configmap_manifest("platform", {"tier": "gold"}))
     repository = "status-" + fleet.suffix
-    push = ansible(tasks=[{"name": "push", "configsync.oci.oci_push": {"src": [str(src)], "base": str(src),
-                                                                        "image": "{0}/{1}/platform:v1".format(registry.host, repository)}}])
+    push_args = {"src": [str(src)], "base": str(src), "image": "{0}/{1}/platform:v1".format(registry.host, repository)}
+    push = ansible(tasks=[{"name": "push", "configsync.oci.oci_push": push_args}])
     assert not push.failed, push
     image = push.result("push")["image"]
     missing = "{0}/{1}/does-not-exist:v1".format(registry.host, repository)
