@@ -4,8 +4,8 @@
 
 A module cannot print while it runs, and the default callback's retry line shows no result, so the wait runs here,
 on the controller (where the collection reaches every cluster from): it follows the sync object with the collection's
-watch (k8s.watch_until) in slices of progress_interval seconds, judges it by the collection's one set of wait rules
-(configsync.wait_verdict), and after each slice prints the state through Ansible's display, which AWX's event
+watch (watch_until) in slices of progress_interval seconds, judges it by the collection's one set of wait rules
+(configsync/wait.py wait_verdict), and after each slice prints the state through Ansible's display, which AWX's event
 stream carries too.
 """
 from __future__ import (absolute_import, division, print_function)
@@ -16,8 +16,17 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.configsync.oci.plugins.module_utils import configsync as cs
-from ansible_collections.configsync.oci.plugins.module_utils import k8s
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import (
+    CONFIG_MANAGEMENT_SYSTEM, ROOT_SYNC_KIND, ConfigSyncRuleError,
+)
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import resource_group_path, sync_collection, sync_path
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import ERROR, evaluate_sync_status
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions import config_management_version, syncing_condition_supported
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, WAIT_MORE, wait_verdict
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import client_from_params, get_optional
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import watch_until
 from ansible_collections.configsync.oci.plugins.module_utils.status_report import progress_line, short_commit
 
 display = Display()
@@ -55,15 +64,15 @@ class SyncJudge:
 
     def __call__(self, obj):
         if obj is None:
-            return cs.WAIT_FAIL, "%s %s/%s disappeared while waiting" % (self.kind, self.namespace, self.name)
+            return WAIT_FAIL, "%s %s/%s disappeared while waiting" % (self.kind, self.namespace, self.name)
         self.looks += 1
-        self.state = cs.evaluate_sync_status(obj, syncing_condition_supported=self.supported)
-        verdict, reason = cs.wait_verdict(obj, self.state, self.expected)
-        old_error = verdict == cs.WAIT_FAIL and self.state["status"] == cs.ERROR and self.expected and self.state["commit"] != self.expected
+        self.state = evaluate_sync_status(obj, syncing_condition_supported=self.supported)
+        verdict, reason = wait_verdict(obj, self.state, self.expected)
+        old_error = verdict == WAIT_FAIL and self.state["status"] == ERROR and self.expected and self.state["commit"] != self.expected
         if old_error and self.looks == 1:
             self.stale = self.state.get("status_updated_at") or ""
         if old_error and self.stale is not None and (self.state.get("status_updated_at") or "") <= self.stale:
-            return cs.WAIT_MORE, "ERROR reported for the previous source, waiting for Config Sync to report on the new one"
+            return WAIT_MORE, "ERROR reported for the previous source, waiting for Config Sync to report on the new one"
         return verdict, reason
 
 
@@ -73,9 +82,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        dummy, params = self.validate_argument_spec(argument_spec=dict(k8s.K8S_AUTH_ARGSPEC, **WAIT_ARGSPEC))
+        dummy, params = self.validate_argument_spec(argument_spec=dict(K8S_AUTH_ARGSPEC, **WAIT_ARGSPEC))
         kind, name = params["kind"], params["name"]
-        namespace = params["namespace"] or (cs.CONFIG_MANAGEMENT_SYSTEM if kind == cs.ROOT_SYNC_KIND else None)
+        namespace = params["namespace"] or (CONFIG_MANAGEMENT_SYSTEM if kind == ROOT_SYNC_KIND else None)
         if not namespace:
             result.update(failed=True, msg="namespace is required for a RepoSync")
             return result
@@ -84,27 +93,27 @@ class ActionModule(ActionBase):
         result.update(changed=False, expected_commit=expected)
         began = time.monotonic()
         try:
-            client = k8s.client_from_params(params)
-            judge = SyncJudge(kind, namespace, name, expected, cs.syncing_condition_supported(k8s.config_management_version(client)))
-            path, collection = k8s.sync_path(kind, namespace, name), k8s.sync_collection(kind, namespace)
+            client = client_from_params(params)
+            judge = SyncJudge(kind, namespace, name, expected, syncing_condition_supported(config_management_version(client)))
+            path, collection = sync_path(kind, namespace, name), sync_collection(kind, namespace)
             while True:
                 left = params["timeout"] - (time.monotonic() - began)
-                obj, verdict, reason = k8s.watch_until(client, path, collection, name, judge, max(0.0, min(params["progress_interval"], left)))
+                obj, verdict, reason = watch_until(client, path, collection, name, judge, max(0.0, min(params["progress_interval"], left)))
                 elapsed = time.monotonic() - began
-                if verdict == cs.WAIT_DONE:
-                    group = k8s.get_optional(client, k8s.resource_group_path(namespace, name))
-                    state = cs.evaluate_sync_status(obj, group, syncing_condition_supported=judge.supported)
+                if verdict == WAIT_DONE:
+                    group = get_optional(client, resource_group_path(namespace, name))
+                    state = evaluate_sync_status(obj, group, syncing_condition_supported=judge.supported)
                     display.display("[%s] %s:%s SYNCED at commit %s after %ds" % (
                         host, state["scope"], state["name"], short_commit(state["commit"]), int(elapsed)))
                     result.update(sync_status=state, elapsed=round(elapsed, 1))
                     return result
-                if verdict == cs.WAIT_FAIL or elapsed >= params["timeout"]:
-                    message = reason if verdict == cs.WAIT_FAIL else "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
+                if verdict == WAIT_FAIL or elapsed >= params["timeout"]:
+                    message = reason if verdict == WAIT_FAIL else "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
                         params["timeout"], kind, namespace, name, " at %s" % expected if expected else "", reason)
-                    display.display(progress_line(host, judge.state, elapsed, "failed" if verdict == cs.WAIT_FAIL else "timed out"))
+                    display.display(progress_line(host, judge.state, elapsed, "failed" if verdict == WAIT_FAIL else "timed out"))
                     result.update(failed=True, msg=message, sync_status=judge.state, elapsed=round(elapsed, 1))
                     return result
                 display.display(progress_line(host, judge.state, elapsed))
-        except (k8s.KubernetesError, cs.ConfigSyncRuleError) as exc:
+        except (KubernetesError, ConfigSyncRuleError) as exc:
             result.update(failed=True, msg=str(exc), sync_status=None, elapsed=round(time.monotonic() - began, 1))
             return result

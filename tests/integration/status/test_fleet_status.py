@@ -18,6 +18,7 @@ import pytest
 from harness.configsync_runner import configsync_binary, kubeconfig_context
 from harness.fleet import Fleet, configmap_manifest
 from harness.paths import REPO
+from integration.e2e.e2e_flow import poll
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +42,6 @@ def artifacts(tmp_path_factory):
     path = tmp_path_factory.getbasetemp() / "artifacts"
     path.mkdir(exist_ok=True)
     return path
-
-
-def wait_for(condition, timeout=180, interval=1.0):
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = condition()
-    return value
 
 
 def source_errors(sync):
@@ -133,11 +125,11 @@ def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, a
                                                              "commit": image, "kubeconfig": kubeconfig, "timeout": 180},
          "when": "inventory_hostname == 'cluster-synced'"}])
     assert not create.failed, create
-    assert wait_for(lambda: any("KNV2004" in e for e in source_errors(fleet.sync_object(namespaces["cluster-pull-error"], SYNC)))), \
+    assert poll(lambda: any("KNV2004" in e for e in source_errors(fleet.sync_object(namespaces["cluster-pull-error"], SYNC)))), \
         fleet.sync_object(namespaces["cluster-pull-error"], SYNC)
-    assert wait_for(lambda: (fleet.sync_object(namespaces["cluster-not-started"], SYNC).get("status") or {}).get("observedGeneration"))
+    assert poll(lambda: (fleet.sync_object(namespaces["cluster-not-started"], SYNC).get("status") or {}).get("observedGeneration"))
     group = "{0}/apis/kpt.dev/v1alpha1/namespaces/{1}/resourcegroups/{2}".format(control_plane.server, namespaces["cluster-synced"], SYNC)
-    assert wait_for(lambda: [r.get("status") for r in (fleet.http.get(group, timeout=30).json().get("status") or {}).get("resourceStatuses") or []]
+    assert poll(lambda: [r.get("status") for r in (fleet.http.get(group, timeout=30).json().get("status") or {}).get("resourceStatuses") or []]
                     == ["Current"]), "the resource-group controller computes the ConfigMap's status"
     hosts["cluster-unreachable"] = {"rollout_kubeconfig": str(fleet.unreachable_kubeconfig())}
     reports = tmp_path / "reports"
