@@ -183,7 +183,7 @@ def test_waves_stop_after_a_canary_that_does_not_sync(ansible, gcp, registry, co
     assert run.returncode != 0, run
     assert {r["host"] for r in run.failed} == {"cluster-1"}, run
     message = run.failed[0]["result"]["msg"]
-    assert run.failed[0]["task"].endswith("Wait until the cluster reports SYNCED at the synced image"), run.failed
+    assert run.failed[0]["task"].endswith("Wait until the cluster reports SYNCED at the pushed digest"), run.failed
     assert "KNV" in message and "config.yaml" in message, message
     assert len(run.results("Create the sync object on each cluster")) == 1, "only the canary's sync object was written"
     assert len(run.results("Push the manifests as an OCI image")) == 1, "the run stopped after the first wave"
