@@ -18,7 +18,7 @@ import pytest
 from harness.configsync_runner import configsync_binary, kubeconfig_context
 from harness.fleet import Fleet, configmap_manifest
 from harness.paths import REPO
-from integration.e2e.e2e_flow import poll
+from harness.polling import poll
 
 pytestmark = pytest.mark.slow
 
