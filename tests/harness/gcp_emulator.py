@@ -172,6 +172,14 @@ CASE_INSENSITIVE_MEMBER_TYPES = frozenset(["user", "serviceAccount", "group", "d
 EMAIL = re.compile(r"^[^@\s:]+@[^@\s:]+\.[^@\s:]+$")
 WORKLOAD_IDENTITY_MEMBER = re.compile(r"^[a-z][-a-z0-9.:]*\.svc\.id\.goog\[[^/\]]+/[^/\]]+\]$")
 SERVICE_ACCOUNT_EMAIL = re.compile(r"^([a-z][-a-z0-9]*)@([a-z][-a-z0-9]*)\.iam\.gserviceaccount\.com$")
+# principal://... and principalSet://... identifiers (https://cloud.google.com/iam/docs/principal-identifiers): a URI
+# with an authority (iam.googleapis.com, goog) and a non-empty path.
+PRINCIPAL_URI = re.compile(r"^//[a-z0-9.-]+/\S+$")
+# Google Cloud resource labels (https://cloud.google.com/resource-manager/docs/labels-overview#requirements): at most
+# 64; keys 1-63 characters starting with a lowercase letter, values 0-63; both only lowercase letters, digits, "_", "-"
+# (international lowercase letters too).
+MAX_LABELS = 64
+MAX_LABEL_LENGTH = 63
 CUSTOM_ROLE = re.compile(r"^(projects|organizations)/[^/]+/roles/[A-Za-z0-9_.]+$")
 BASIC_ROLES = frozenset(["roles/owner", "roles/editor", "roles/viewer"])
 POLICY_VERSIONS = frozenset([0, 1, 3])
@@ -579,6 +587,8 @@ class PolicyRules:
             raise ApiError("INVALID_ARGUMENT", "Invalid member: {0}".format(member))
         if kind == "serviceAccount":
             self.check_service_account_member(value)
+        if kind in ("principal", "principalSet") and not PRINCIPAL_URI.match(value):
+            raise ApiError("INVALID_ARGUMENT", "Invalid principal identifier: {0}".format(member))
 
     def check_service_account_member(self, value):
         if WORKLOAD_IDENTITY_MEMBER.match(value):
@@ -589,6 +599,14 @@ class PolicyRules:
         # IAM checks that a user-managed service account exists; we can only know that for seeded projects.
         if match and self.emulator.project(match.group(2)) and value not in self.emulator.service_accounts:
             raise ApiError("INVALID_ARGUMENT", "Service account {0} does not exist.".format(value))
+
+
+def label_text_ok(text, first_letter):
+    if not isinstance(text, str) or len(text) > MAX_LABEL_LENGTH or (first_letter and not text):
+        return False
+    if first_letter and not (text[0].isalpha() and not text[0].isupper()):
+        return False
+    return all((c.isalnum() and not c.isupper()) or c in "_-" for c in text)
 
 
 def canonical_member(member):
@@ -716,6 +734,27 @@ class ArtifactRegistry:
         return repo
 
     @staticmethod
+    def check_labels(repo):
+        labels = repo.get("labels") or {}
+        if not isinstance(labels, dict) or len(labels) > MAX_LABELS:
+            raise ApiError("INVALID_ARGUMENT", "A resource can have at most {0} labels.".format(MAX_LABELS))
+        for key, value in labels.items():
+            if not label_text_ok(key, first_letter=True):
+                raise ApiError("INVALID_ARGUMENT", 'Invalid label key "{0}": it must be 1-63 lowercase letters, digits, '
+                                                   "underscores or dashes and start with a lowercase letter.".format(key))
+            if not isinstance(value, str) or not label_text_ok(value, first_letter=False):
+                raise ApiError("INVALID_ARGUMENT", 'Invalid label value "{0}" for key "{1}": it must be at most 63 '
+                                                   "lowercase letters, digits, underscores or dashes.".format(value, key))
+
+    @staticmethod
+    def check_cleanup_policies(repo):
+        for policy_id, policy in (repo.get("cleanupPolicies") or {}).items():
+            keep = (policy.get("mostRecentVersions") or {}).get("keepCount")
+            if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 0):
+                raise ApiError("INVALID_ARGUMENT", "Invalid cleanup policy {0}: most_recent_versions.keep_count must not "
+                                                   "be negative, got {1}.".format(policy_id, keep))
+
+    @staticmethod
     def check_format_configs(repo):
         for key, (label, fmt) in AR_FORMAT_CONFIGS.items():
             if repo.get(key) and repo.get("format") != fmt:
@@ -743,6 +782,8 @@ class ArtifactRegistry:
         if repo.get("mode", "MODE_UNSPECIFIED") == "MODE_UNSPECIFIED":
             repo["mode"] = "STANDARD_REPOSITORY"
         self.check_format_configs(repo)
+        self.check_labels(repo)
+        self.check_cleanup_policies(repo)
         name = "projects/{0}/locations/{1}/repositories/{2}".format(project["projectId"], location, repo_id)
         if name in self.emulator.repositories:
             raise ApiError("ALREADY_EXISTS", "the repository already exists")
@@ -785,6 +826,8 @@ class ArtifactRegistry:
                 raise ApiError("INVALID_ARGUMENT", 'Invalid update_mask path "{0}".'.format(path))
             self.apply_path(updated, wanted, path)
         self.check_format_configs(updated)
+        self.check_labels(updated)
+        self.check_cleanup_policies(updated)
         updated["updateTime"] = timestamp()
         if "vulnerabilityScanningConfig" in paths:
             updated["_scanningSince"] = updated["updateTime"]
