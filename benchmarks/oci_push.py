@@ -132,7 +132,8 @@ class Bench:
         self.registry = registry
         self.round = 0
         ensure_collections_tree()
-        self.module_env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_PATH))
+        # Keep a PYTHONPATH the caller set (e.g. to try an optional compressor without installing it into the venv).
+        self.module_env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(COLLECTIONS_PATH), os.environ.get("PYTHONPATH")) if p))
         self.crane = str(tool("crane"))
         self.oras = str(tool("oras"))
         self.callbacks = workdir / "callbacks"

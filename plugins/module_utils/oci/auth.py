@@ -170,6 +170,32 @@ def load_docker_config(path, required):
         raise RegistryAuthError("docker_config %s is not valid JSON" % path)
 
 
+_PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+def check_options(params):
+    """Refuse unusable credential and TLS options before any request (the registry may never ask for them).
+
+    ``username`` and ``password`` come together; ``docker_config``, when given, must be a readable JSON file;
+    ``ca_cert`` must hold at least one PEM certificate.
+    """
+    if bool(params.get("username")) != bool(params.get("password")):
+        given, missing = ("username", "password") if params.get("username") else ("password", "username")
+        raise RegistryAuthError("%s is set but %s is not: username and password must be given together" % (given, missing))
+    if params.get("docker_config"):
+        load_docker_config(params["docker_config"], required=True)
+    ca_cert = params.get("ca_cert")
+    if ca_cert:
+        try:
+            with open(ca_cert, "rb") as stream:
+                text = stream.read()
+        except (IOError, OSError) as exc:
+            raise RegistryAuthError("ca_cert %s cannot be read: %s" % (ca_cert, exc.strerror or exc))
+        if _PEM_CERTIFICATE.encode("ascii") not in text:
+            raise RegistryAuthError("ca_cert %s is not a PEM certificate file (no %s line): give the registry's CA "
+                                    "certificate in PEM form" % (ca_cert, _PEM_CERTIFICATE))
+
+
 class RegistryCredentials(object):
     """Who we are to one registry host, resolved on first use.
 

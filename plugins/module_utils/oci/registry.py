@@ -28,6 +28,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     basic_header, parse_challenges, redact, RegistryAuthError,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import MANIFEST_MEDIA_TYPES
+from ansible_collections.configsync.oci.plugins.module_utils.transport_security import is_loopback, may_send_credentials
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -37,7 +38,6 @@ UPLOAD_LOST_STATUSES = (400, 404, 416)
 _STREAM_BLOCK = 1024 * 1024
 _MAX_BACKOFF = 10.0
 _MAX_RETRY_AFTER = 30.0
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _RANGE_RE = re.compile(r"(\d+)-(\d+)")
 
 
@@ -56,12 +56,6 @@ class _TransientError(Exception):
     def __init__(self, message, response=None):
         super(_TransientError, self).__init__(message)
         self.response = response  # for its Retry-After, when the registry sent one
-
-
-def is_loopback(host):
-    """localhost, 127.0.0.1 or [::1], with or without a port: the only hosts plain HTTP is used for unasked."""
-    name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
-    return name.lower() in _LOOPBACK_HOSTS
 
 
 def error_codes(response):
@@ -234,6 +228,12 @@ class RegistryClient(object):
         if challenge.get("service"):
             params.insert(0, ("service", challenge["service"]))
         pair = self.credentials.get()
+        if pair and not may_send_credentials(realm, self.host, self.insecure):
+            # A realm is whatever the registry's challenge names: credentials follow it only to a host they may go to.
+            raise RegistryAuthError(
+                "registry %s names the token service %s, but the credentials for %s go to another host only over "
+                "https:// (plain http:// only to the registry's own host when it is loopback or insecure is set); "
+                "nothing was sent" % (self.host, _without_query(realm), self.host))
         response = None
         for attempt in range(self.retries + 1):
             try:
@@ -369,6 +369,16 @@ class RegistryClient(object):
         if response.status_code != 200:
             self._fail(response, "GET %s" % path)
         return "sha256:" + hashlib.sha256(response.content).hexdigest()
+
+    def get_manifest(self, repository, reference):
+        """(bytes, media type) of a manifest, or (None, None) when it does not exist."""
+        path = "/v2/%s/manifests/%s" % (repository, reference)
+        response = self.request("GET", path, headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)})
+        if response.status_code == 404:
+            return None, None
+        if response.status_code != 200:
+            self._fail(response, "GET %s" % path)
+        return response.content, (response.headers.get("Content-Type") or "").split(";")[0].strip() or None
 
     def put_manifest(self, repository, reference, body, media_type, expected_digest):
         path = "/v2/%s/manifests/%s" % (repository, reference)

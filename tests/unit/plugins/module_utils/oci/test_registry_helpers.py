@@ -15,7 +15,7 @@ def test_with_query_keeps_registry_state():
 
 @pytest.mark.parametrize("host, loopback", [
     ("localhost", True), ("localhost:5000", True), ("127.0.0.1:5000", True), ("[::1]:5000", True),
-    ("registry.example.com", False), ("127.0.0.2:5000", False), ("localhost.example.com", False),
+    ("registry.example.com", False), ("127.0.0.2:5000", True), ("localhost.example.com", False),
 ])
 def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
