@@ -1,7 +1,13 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A deterministic parallel gzip: 1 MiB blocks deflated on several threads, each primed with the 32 KiB before it (as
-pigz does); no name and mtime 0 in the header, so the output depends only on the input and the level.
+pigz does); no name and mtime 0 in the header, so the output depends only on the input, the level and the deflate
+implementation.
+
+The deflate implementation is ISA-L (the ``isal`` package, python-isal) when it is installed, else the standard
+library's zlib. ISA-L deflates the same bundle about three times faster at a slightly lower ratio; its output is
+standard deflate that any gunzip reads, but not zlib's bytes, so the layer digest depends on which one ran. That is
+why oci_push decides "nothing to push" from the uncompressed content (see push.py), never from the layer digest.
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -11,6 +17,13 @@ import os
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+
+try:
+    from isal import isal_zlib as _deflate
+    DEFLATE_IMPLEMENTATION = "isa-l"
+except ImportError:
+    _deflate = zlib
+    DEFLATE_IMPLEMENTATION = "zlib"
 
 
 # The gzip stream is deflated in blocks of this many input bytes, each primed with the 32 KiB before it (as pigz
@@ -54,12 +67,21 @@ def _stored_block(block, last):
     return b"".join(pieces)
 
 
+def deflate_level(level):
+    """The implementation's level for a zlib level 1-9: ISA-L has levels 0-3, so 1-3 map to 1, 4-6 (zlib's default
+    6) to 2 (python-isal's default) and 7-9 to 3 (its best)."""
+    if DEFLATE_IMPLEMENTATION == "isa-l":
+        return (level + 2) // 3
+    return level
+
+
 def _deflate_block(block, dictionary, level, last):
     if not level or not _compresses(block):
         return _stored_block(block, last)
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else []))
+    compressor = _deflate.compressobj(deflate_level(level), _deflate.DEFLATED, -15, 8, _deflate.Z_DEFAULT_STRATEGY,
+                                      *([dictionary] if dictionary else []))
     # A sync flush ends the block on a byte boundary so the next block's output can follow it directly.
-    return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return compressor.compress(block) + compressor.flush(_deflate.Z_FINISH if last else _deflate.Z_SYNC_FLUSH)
 
 
 class _BlockGzipWriter(object):
@@ -82,7 +104,7 @@ class _BlockGzipWriter(object):
         target.write(_GZIP_HEADER)
 
     def write(self, data):
-        self.crc = zlib.crc32(data, self.crc)
+        self.crc = _deflate.crc32(data, self.crc)
         self.size += len(data)
         self.pending.append(data)
         self.pending_size += len(data)

@@ -21,6 +21,10 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST)
 DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1"
 TITLE_ANNOTATION = "org.opencontainers.image.title"
+# The digest of the uncompressed content, as oras records it for a directory it packs (oras-go's file store
+# AnnotationDigest). oras pull checks it only with io.deis.oras.content.unpack, which is left out so that oras pull
+# writes the .tar.gz itself, as for `oras push FILE.tar.gz`. oci_push compares it to decide that a tag holds the files.
+CONTENT_DIGEST_ANNOTATION = "io.deis.oras.content.digest"
 EMPTY_JSON = b"{}"
 
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.configsync.oci.plugins.module_utils.oci.gzip import _BlockGzipWriter
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import (
     Blob, DEFAULT_ARTIFACT_TYPE, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, EMPTY_JSON, image_config, manifest,
-    OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST, sha256_digest, TITLE_ANNOTATION,
+    OCI_CONFIG, OCI_EMPTY, OCI_LAYER, OCI_MANIFEST, sha256_digest, TITLE_ANNOTATION, CONTENT_DIGEST_ANNOTATION,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.oci.tar import write_tar
 
@@ -131,7 +131,8 @@ def build_package(entries, layer_path, fmt="image", manifest_type="docker", mtim
     with open(layer_path, "wb") as out_stream:
         diff_id, layer_digest, layer_size, dummy_tar_size = write_layer(entries, out_stream, mtime, compression_level)
     if fmt == "artifact":
-        layer = Blob(OCI_LAYER, layer_digest, layer_size, path=layer_path, annotations={TITLE_ANNOTATION: layer_title or "bundle.tar.gz"})
+        layer = Blob(OCI_LAYER, layer_digest, layer_size, path=layer_path, annotations={
+            TITLE_ANNOTATION: layer_title or "bundle.tar.gz", CONTENT_DIGEST_ANNOTATION: diff_id})
         config = Blob.from_bytes(OCI_EMPTY, EMPTY_JSON)
         body = manifest(config, [layer], OCI_MANIFEST, artifact_type=artifact_type, annotations=annotations)
         return Package(body, OCI_MANIFEST, config, layer, entries, diff_id, artifact_type)

@@ -141,7 +141,8 @@ def test_artifact_manifest_is_oras_like_without_created(tmp_path):
     assert document["artifactType"] == "application/vnd.unknown.artifact.v1"
     assert document["config"] == {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
                                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}
-    assert document["layers"][0]["annotations"] == {"org.opencontainers.image.title": "test-namespace.tar.gz"}
+    assert document["layers"][0]["annotations"] == {"org.opencontainers.image.title": "test-namespace.tar.gz",
+                                                    "io.deis.oras.content.digest": package.diff_id}
     assert "annotations" not in document
 
 
