@@ -11,11 +11,11 @@ import threading
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
-    redact, REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials,
+    check_options as check_registry_options, redact, REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import DEFAULT_ARTIFACT_TYPE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.package import build_package
-from ansible_collections.configsync.oci.plugins.module_utils.oci.push import push, push_result
+from ansible_collections.configsync.oci.plugins.module_utils.oci.push import PartialPushError, push, push_result
 from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import parse_reference, ReferenceError, validate_tag
 from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, DEFAULT_EXCLUDE, PackagingError
 
@@ -39,6 +39,7 @@ OCI_PUSH_ARGSPEC = dict(
     compression_level=dict(type="int", default=6),
     mount_from=dict(type="list", elements="str", default=[]),
     chunk_size=dict(type="int", default=DEFAULT_CHUNK_SIZE),
+    allow_empty=dict(type="bool", default=False),
 )
 OCI_PUSH_ARGSPEC.update(REGISTRY_AUTH_ARGSPEC)
 
@@ -127,7 +128,20 @@ def _check_options(params):
         raise OptionError("source_date_epoch must be 0 or more, got %d" % params["source_date_epoch"])
     if params["ca_cert"] and not os.path.isfile(params["ca_cert"]):
         raise OptionError("ca_cert %s is not a file" % params["ca_cert"])
+    try:
+        # Checked now, not when (or if) the registry asks for credentials.
+        check_registry_options(params)
+    except RegistryAuthError as exc:
+        raise OptionError(str(exc))
     return reference, tags, manifest_type
+
+
+def _check_not_empty(entries, params):
+    if params["allow_empty"] or any(entry.kind != "dir" for entry in entries):
+        return
+    raise OptionError("src %s has no files to package (%s): an image without files would make Config Sync delete "
+                      "everything it manages from it; set allow_empty=true to push it anyway"
+                      % (", ".join(params["src"]), "only empty directories" if entries else "nothing at all"))
 
 
 def _google_token(module):
@@ -186,6 +200,7 @@ def run(module):
         reference, tags, manifest_type = _check_options(params)
         mount_from = _mount_sources(reference, params["mount_from"])
         entries = collect_entries(params["src"], params["base"], params["exclude"])
+        _check_not_empty(entries, params)
     except (OptionError, PackagingError) as exc:
         module.fail_json(msg=str(exc))
     layer_path = os.path.join(module.tmpdir, "layer.tar.gz")
@@ -203,6 +218,8 @@ def run(module):
     client, credentials = _client(module, reference, registry)
     try:
         plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)
+    except PartialPushError as exc:
+        module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest, tags_at=exc.tags_at)
     except (registry.RegistryError, RegistryAuthError) as exc:
         module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
     except registry.REQUEST_ERRORS + (IOError, OSError) as exc:  # requests' own errors (TLS to a token realm, bad URLs), local I/O

@@ -11,9 +11,12 @@ version_added: 0.1.0
 description:
   - Packages files and directories into one deterministic tar+gzip layer and pushes it to an OCI registry, as a
     container image that Config Sync's C(oci-sync) extracts (like C(crane append)) or as an OCI artifact (like C(oras push)).
-  - The same tree gives the same digest on every machine (sorted entries, fixed mtime, uid/gid 0, no owner names,
-    normalised modes, gzip without name or time), so a second run finds the tags already at that digest and sends
-    nothing but the HEAD requests.
+  - The same tree gives the same uncompressed layer on every machine (sorted entries, fixed mtime, uid/gid 0, no owner
+    names, normalised modes, gzip without name or time). A tag that already holds these files is left alone, whatever
+    compressed them (another zlib build or level): for images the config's C(rootfs.diff_ids) names the uncompressed
+    layer, for artifacts the layer's C(io.deis.oras.content.digest) annotation does (as oras records it). Then the
+    result is C(changed=false) with the digest the registry holds, and nothing is sent but the HEAD (and one GET)
+    requests.
   - Only blobs the repository lacks are sent (mounted from O(mount_from) repositories when possible); the manifest
     is written last, once per tag that does not already point at it.
 author:
@@ -120,12 +123,24 @@ options:
         interrupted upload resumes instead of restarting; smaller blobs go in one C(PUT). At least 1024.
     type: int
     default: 16777216
+  allow_empty:
+    description:
+      - Push even when O(src) holds no files (nothing, or only empty directories). Config Sync deletes everything it
+        manages from a source that became empty, so this is refused unless asked for.
+    type: bool
+    default: false
 notes:
   - Memory does not grow with the bundle; files are streamed into a temporary layer file (in the module's
     temporary directory) while both digests are computed, and uploads stream from that file. gzip compresses
     1 MiB blocks on up to 4 threads; the output does not depend on the number of threads.
-  - The digest depends on the zlib build that compresses the layer (for example zlib versus zlib-ng); the
-    uncompressed C(diff_id) does not. Compare pushes by the digest the registry holds, not by recomputing it elsewhere.
+  - The layer digest depends on the deflate implementation that compresses it (ISA-L from the C(isal) package when it
+    is installed, about three times faster, else Python's zlib, which may itself be zlib or zlib-ng); the uncompressed
+    C(diff_id) does not, and the module compares that. Compare pushes by the digest the registry holds (RV(digest)),
+    not by recomputing it elsewhere.
+  - With ISA-L, O(compression_level) 1-3 use its level 1, 4-6 its level 2 and 7-9 its level 3.
+  - Credentials (O(password), a Google access token) go to the registry, and to the token service its
+    C(WWW-Authenticate) challenge names only over HTTPS, or over plain HTTP only when that service is on the
+    registry's own host and the host is loopback or O(insecure) is set; otherwise the module fails and sends nothing.
   - The registry client is a small distribution-spec client on C(requests) rather than C(oras) (oras-py reads
     whole files into memory, always writes the manifest without checking the tag first, and cannot write Docker
     schema2 manifests) or C(python-dxf) (one more dependency, for what a few hundred lines do).
@@ -134,6 +149,7 @@ notes:
 requirements:
   - requests
   - google-auth (for Google registries)
+  - isal (optional; faster gzip)
 seealso:
   - name: Distribution specification
     description: The registry API this module speaks.
@@ -251,6 +267,13 @@ manifest:
   description: The manifest pushed (or that would be pushed).
   returned: success
   type: dict
+tags_at:
+  description:
+    - When a push to several tags failed after some tags were moved, where each tag points now (the new digest,
+      the digest it had before, or null when it did not exist).
+  returned: failure of a multi-tag push half-way
+  type: dict
+  sample: {v1: "sha256:3f0a...", latest: "sha256:77aa..."}
 stats:
   description: Requests sent, retries made and bytes uploaded.
   returned: success
