@@ -15,7 +15,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.names im
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import (
     build_sync_object, ca_cert_secret_problem, expected_commit, reconciler_role_binding, resource_group_path,
-    role_binding_path, sync_collection, sync_path,
+    role_binding_path, stated_mismatches, sync_collection, sync_path, validate_stated,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import (
     ERROR, evaluate_sync_status, PENDING, RECONCILING, STALLED, SYNCED,
@@ -121,7 +121,15 @@ def present(client, params, namespace, check_mode, result, warn):
 
 def absent(client, params, namespace, check_mode, warn):
     path = sync_path(params["kind"], namespace, params["name"])
-    deleted = delete_object(client, path, check_mode)
+
+    def described(live):
+        mismatches = stated_mismatches(params, live)
+        if mismatches:
+            raise ConfigSyncRuleError("%s %s/%s is not the object described (%s): state=absent deletes only a matching "
+                                      "object; nothing was deleted" % (params["kind"], namespace, params["name"],
+                                                                        "; ".join(mismatches)))
+
+    deleted = delete_object(client, path, check_mode, precondition=described)
     outcomes = [("%s %s/%s" % (params["kind"], namespace, params["name"]), deleted)]
     if params["kind"] != REPO_SYNC_KIND:
         return outcomes
@@ -162,6 +170,10 @@ def wait_for_sync(client, params, namespace, applied, result):
     if verdict == "timeout":
         return "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
             params["wait_timeout"], params["kind"], namespace, params["name"], " at %s" % expected if expected else "", reason)
+    if verdict == "unreachable":
+        # Not Config Sync's fault: the API server the status comes from went quiet.
+        return "%s, while waiting for %s %s/%s to be SYNCED%s (wait_timeout %ss)" % (
+            reason, params["kind"], namespace, params["name"], " at %s" % expected if expected else "", params["wait_timeout"])
     if verdict == WAIT_FAIL:
         return reason
     return None
@@ -173,6 +185,7 @@ def run_source(module):
     warning = root_sync_name_warning(params["kind"], params["name"])
     if warning:
         module.warn(warning)
+    validate_stated(params)
     if params["state"] == "present":
         # Everything Config Sync checks on the object, before any request (auth auto is resolved later).
         provisional = params["auth"]

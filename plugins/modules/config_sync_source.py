@@ -46,6 +46,9 @@ options:
   state:
     description:
       - V(present) creates or updates the object; V(absent) deletes it (and a RepoSync's RoleBinding).
+      - With V(absent), the source options that are given (O(image), O(dir), O(period), O(source_format),
+        O(gcp_service_account_email), O(secret_ref), O(ca_cert_secret)) must match the object, or nothing is deleted;
+        and every option is checked as for V(present).
     type: str
     choices: [present, absent]
     default: present
@@ -58,6 +61,7 @@ options:
   dir:
     description:
       - Directory in the image holding the manifests (C(spec.oci.dir)); Config Sync's default is the root.
+      - A relative path inside the image; an absolute path or one reaching above the image root (C(../)) is refused.
     type: str
   period:
     description:
@@ -146,7 +150,9 @@ options:
     type: bool
     default: false
   wait_timeout:
-    description: Seconds to wait with O(wait).
+    description:
+      - Seconds to wait with O(wait); more than 0. The wait ends at this time also when the API server stops
+        answering (the message then says so).
     type: int
     default: 300
   expected_digest:

@@ -10,6 +10,7 @@ pkg/reconcilermanager/controllers/reconciler_base.go validateCACertSecret).
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import posixpath
 import re
 
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import (
@@ -127,6 +128,50 @@ def validate_period(period):
     return period
 
 
+def validate_dir(directory):
+    """``spec.oci.dir`` must name a directory inside the image: relative, and not reaching above the image root."""
+    if directory is None:
+        return None
+    normalised = posixpath.normpath(directory) if directory else ""
+    if not directory or directory.startswith("/") or normalised == ".." or normalised.startswith("../"):
+        raise ConfigSyncRuleError("dir %r leaves the image root: give a relative path inside the image such as . or "
+                                  "clusters/prod" % (directory,))
+    return directory
+
+
+def validate_stated(params):
+    """Check every source option that was given, whatever the state: a bad value is an error even for a delete."""
+    validate_period(params.get("period"))
+    validate_dir(params.get("dir"))
+    if params.get("image") is not None:
+        expected_commit(params["image"], params.get("expected_digest"))
+
+
+# Source options -> where build_sync_object puts them in the object (a path of keys). Not auth: it has a default
+# (auto) that resolves per cluster version, so it does not say which object is meant.
+_STATED_FIELDS = (
+    ("image", ("spec", "oci", "image")), ("dir", ("spec", "oci", "dir")), ("period", ("spec", "oci", "period")),
+    ("source_format", ("spec", "sourceFormat")),
+    ("gcp_service_account_email", ("spec", "oci", "gcpServiceAccountEmail")),
+    ("secret_ref", ("spec", "oci", "secretRef", "name")), ("ca_cert_secret", ("spec", "oci", "caCertSecretRef", "name")),
+)
+
+
+def stated_mismatches(params, live):
+    """The options given whose value the live object does not have, as readable phrases."""
+    found = []
+    for option, path in _STATED_FIELDS:
+        wanted = params.get(option)
+        if wanted is None:
+            continue
+        value = live
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value != wanted:
+            found.append("%s is %r, not %r" % (option, value, wanted))
+    return found
+
+
 def validate_role_refs(kind, role_refs):
     """spec.override.roleRefs: RootSync only; kind Role needs a namespace (KNV1061)."""
     if not role_refs:
@@ -205,6 +250,7 @@ def build_sync_object(kind, name, namespace, image, auth, directory=None, period
     """
     namespace = validate_sync(kind, name, namespace)
     validate_oci_source(kind, image, auth, gcp_service_account_email, source_format, period, secret_ref)
+    validate_dir(directory)
     role_refs = validate_role_refs(kind, role_refs)
     validate_override(kind, override)
     if ca_cert_secret is not None and not is_dns1123_subdomain(ca_cert_secret):

@@ -88,10 +88,15 @@ def apply_object(client, path, obj, check_mode, field_manager=FIELD_MANAGER):
     return Outcome(True, live, client.apply(path, obj, field_manager))
 
 
-def delete_object(client, path, check_mode):
-    """Delete when present (an object already being deleted counts as gone); the server's dry run in check mode."""
+def delete_object(client, path, check_mode, precondition=None):
+    """Delete when present (an object already being deleted counts as gone); the server's dry run in check mode.
+
+    ``precondition(live)`` may raise to refuse the delete of the object as it is (e.g. it is not the one described).
+    """
     live = client.get(path)
     if live is None or is_terminating(live):
         return Outcome(False, live, live if live is not None else None)
+    if precondition is not None:
+        precondition(live)
     client.delete(path, dry_run=check_mode)
     return Outcome(True, live, None)

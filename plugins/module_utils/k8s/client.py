@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover
 FIELD_MANAGER = "configsync.oci"
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
+# How long after a watch's own timeout (or a bounded read's) silence means the server stopped answering.
+WATCH_GRACE = 2
 APPLY_PATCH = "application/apply-patch+yaml"
 # One quick reconnect, never a resend of a request the server may have processed; but a 429 (API Priority and Fairness
 # rejected the request before handling it) is retried after the server's Retry-After, up to 5 times, as client-go does.
@@ -95,6 +97,10 @@ class KubernetesClient(object):
             # urllib3 wraps the cause (refused, timed out, TLS) in MaxRetryError; name the server and the cause only.
             if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(getattr(exc, "reason", None), urllib3.exceptions.SSLError):
                 raise KubernetesUnreachable("TLS handshake with the Kubernetes API server %s failed: %s" % (self.server, _reason(exc)))
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(getattr(exc, "reason", None),
+                                                                                 urllib3.exceptions.ReadTimeoutError):
+                raise KubernetesUnreachable("the Kubernetes API server %s stopped answering: no answer to %s %s in time"
+                                            % (self.server, method, path))
             raise KubernetesUnreachable("cannot reach the Kubernetes API server %s: %s" % (self.server, _reason(exc)))
 
     def request(self, method, path, query=None, body=None, content_type="application/json", timeout=None):
@@ -109,10 +115,12 @@ class KubernetesClient(object):
 
     # -- verbs ----------------------------------------------------------------------------------------------------------
 
-    def get(self, path):
-        """The object at ``path``, or None when it does not exist."""
+    def get(self, path, timeout=None):
+        """The object at ``path``, or None when it does not exist; ``timeout`` (seconds) bounds the read."""
+        if timeout is not None:
+            timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout)
         try:
-            return self.request("GET", path)
+            return self.request("GET", path, timeout=timeout)
         except KubernetesError as exc:
             if exc.status == 404:
                 return None
@@ -152,7 +160,9 @@ class KubernetesClient(object):
             "timeoutSeconds": str(max(1, int(timeout_seconds))),
             "allowWatchBookmarks": "true",
         }
-        timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=max(1, int(timeout_seconds)) + 15)
+        # The server ends the watch after timeoutSeconds; no byte for a little longer means it stopped answering.
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout_seconds + WATCH_GRACE),
+                                  read=max(1, int(timeout_seconds)) + WATCH_GRACE)
         response = self._send("GET", collection, query, timeout=timeout, stream=True)
         try:
             if response.status >= 400:
@@ -165,7 +175,8 @@ class KubernetesClient(object):
                     raise KubernetesError("watch of %s failed: %s" % (collection, status.get("message")), status.get("code") or 0)
                 yield event.get("type"), event.get("object")
         except urllib3.exceptions.ReadTimeoutError:
-            return
+            raise KubernetesUnreachable("the Kubernetes API server %s stopped answering: the watch of %s sent nothing for %ds"
+                                        % (self.server, collection, int(timeout.read_timeout)))
         except urllib3.exceptions.ProtocolError:
             # The server ended the chunked stream early (e.g. restart); the caller re-reads and watches again.
             return

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesConfigError
+from ansible_collections.configsync.oci.plugins.module_utils.transport_security import InsecureTransportError, require_tls
 
 
 K8S_AUTH_ARGSPEC = {
@@ -204,6 +205,10 @@ def settings_from_params(params):
     if api_key:
         token = _bearer(api_key)
         settings.authorization = lambda: token
+        if not params.get("client_cert"):
+            # The API server authenticates a client certificate before a bearer token: a kubeconfig's certificate left in
+            # place would make api_key a no-op and the request run as the kubeconfig's user.
+            settings.client_cert = settings.client_key = None
     for option, attribute in (("ca_cert", "ca_cert"), ("client_cert", "client_cert"), ("client_key", "client_key")):
         if params.get(option):
             setattr(settings, attribute, params[option])
@@ -215,4 +220,8 @@ def settings_from_params(params):
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise KubernetesConfigError("host %r is not an API server URL such as https://HOST:6443" % settings.host)
     settings.host = "%s://%s%s" % (parsed.scheme, parsed.netloc, parsed.path.rstrip("/"))
+    try:
+        require_tls(settings.host, "Kubernetes credentials", option="host")
+    except InsecureTransportError as exc:
+        raise KubernetesConfigError(str(exc))
     return settings

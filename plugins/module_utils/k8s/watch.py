@@ -7,17 +7,32 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesUnreachable
+
+# Seconds past the deadline a read may take before the server counts as not answering.
+_GRACE = 2
+
 
 def watch_until(client, path, collection, name, judge, timeout):
     """Read the object, then follow it through watches until ``judge(obj)`` gives a final verdict or time runs out.
 
     ``judge`` returns (verdict, reason) with verdict "done", "fail" or "wait"; the last (obj, verdict, reason) is
-    returned, with verdict "timeout" when time ran out. A watch wakes us on every change, so the wait ends as soon
-    as the object reaches the wanted state, never a polling period later.
+    returned, with verdict "timeout" when time ran out, or "unreachable" (the reason says so) when the API server
+    stopped answering; every read is bounded by the deadline, so the wait never overruns it by more than a few
+    seconds. A watch wakes us on every change, so the wait ends as soon as the object reaches the wanted state, never
+    a polling period later.
     """
     deadline = deadline_after(timeout)
-    obj = client.get(path)
-    verdict, reason = judge(obj)
+    obj, verdict, reason = None, "wait", None
+    try:
+        obj = client.get(path, timeout=remaining(deadline) + _GRACE)
+        verdict, reason = judge(obj)
+        return _follow(client, path, collection, name, judge, deadline, obj, verdict, reason)
+    except KubernetesUnreachable as exc:
+        return obj, "unreachable", str(exc)
+
+
+def _follow(client, path, collection, name, judge, deadline, obj, verdict, reason):
     while verdict not in ("done", "fail"):
         left = remaining(deadline)
         if left <= 0:
@@ -33,7 +48,7 @@ def watch_until(client, path, collection, name, judge, timeout):
         else:
             # The watch ended (server timeout or expired history): read the object again and keep watching.
             if remaining(deadline) > 0:
-                obj = client.get(path)
+                obj = client.get(path, timeout=remaining(deadline) + _GRACE)
                 verdict, reason = judge(obj)
     return obj, verdict, reason
 
