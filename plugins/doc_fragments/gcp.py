@@ -32,8 +32,10 @@ options:
   service_account_contents:
     description:
       - The service-account JSON key itself (a string or a dictionary), for O(auth_kind=serviceaccount).
+      - Never shown in any output; of a dictionary only C(private_key) and C(private_key_id) are masked, so messages
+        naming the project stay readable.
       - Falls back to E(GCP_SERVICE_ACCOUNT_CONTENTS).
-    type: jsonarg
+    type: raw
   service_account_email:
     description:
       - The service account to use with O(auth_kind=machineaccount); the node's default account when not set.

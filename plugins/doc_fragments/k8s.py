@@ -14,6 +14,8 @@ options:
       - Path to a kubeconfig file, several paths separated by V(:), or the kubeconfig itself as a dictionary.
       - When neither this nor O(host) with O(api_key) or O(client_cert) is set, E(KUBECONFIG) and then
         C(~/.kube/config) are read; inside a Pod without a kubeconfig, the Pod's service account is used.
+      - As a dictionary, the credentials of its C(users) (tokens, client keys, passwords, auth-provider and exec
+        values) never show in any output.
       - Falls back to the E(K8S_AUTH_KUBECONFIG) environment variable.
     type: raw
   context:
@@ -24,11 +26,14 @@ options:
   host:
     description:
       - The API server URL, for example V(https://203.0.113.10:443). Overrides the kubeconfig's server.
+      - Plain C(http://) is accepted only for loopback hosts (for example V(http://127.0.0.1:8001) of
+        C(kubectl proxy)), as for the Google modules' C(api_endpoint): credentials never travel unencrypted.
       - Falls back to E(K8S_AUTH_HOST).
     type: str
   api_key:
     description:
-      - A bearer token for the API server. Overrides the kubeconfig's credentials.
+      - A bearer token for the API server. Overrides the kubeconfig's credentials, its client certificate too
+        (unless O(client_cert) is also given), so the API server sees the token's identity.
       - Falls back to E(K8S_AUTH_API_KEY).
     type: str
   ca_cert:

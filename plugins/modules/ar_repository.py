@@ -23,6 +23,9 @@ options:
   state:
     description:
       - V(present) creates or updates the repository, V(absent) deletes it.
+      - With V(absent), every option that is given (O(format), O(mode), O(description), O(labels), O(kms_key_name),
+        cleanup policies...) must match the repository, or nothing is deleted; and every value is checked as for
+        V(present).
     type: str
     choices: [present, absent]
     default: present
@@ -40,16 +43,16 @@ options:
   format:
     description:
       - The package format. Fixed at creation; asking for another format on an existing repository fails.
+      - V(docker) when a repository is created without it. With O(state=absent), a format that is given must match.
     type: str
     choices: [docker, maven, npm, python, apt, yum, go, kfp, generic]
-    default: docker
   mode:
     description:
       - V(standard) stores artifacts; V(remote) proxies an upstream (needs O(remote_repository_config)); V(virtual)
         serves several repositories under one name (needs O(virtual_repository_config)). Fixed at creation.
+      - V(standard) when a repository is created without it. With O(state=absent), a mode that is given must match.
     type: str
     choices: [standard, remote, virtual]
-    default: standard
   remote_repository_config:
     description:
       - "The API's C(remoteRepositoryConfig) for O(mode=remote), in its JSON shape (camelCase or snake_case keys), for example
@@ -236,8 +239,8 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             location=dict(type="str", required=True),
             name=dict(type="str", required=True),
-            format=dict(type="str", choices=sorted(artifact_registry.FORMATS), default="docker"),
-            mode=dict(type="str", choices=["standard", "remote", "virtual"], default="standard"),
+            format=dict(type="str", choices=sorted(artifact_registry.FORMATS)),
+            mode=dict(type="str", choices=["standard", "remote", "virtual"]),
             remote_repository_config=dict(type="dict"),
             virtual_repository_config=dict(type="dict"),
             description=dict(type="str"),

@@ -50,6 +50,8 @@ TAG_STATES = {"tagged": "TAGGED", "untagged": "UNTAGGED", "any": "ANY"}
 # The repository-ID rule of Artifact Registry's documentation: lowercase letters, numbers and hyphens, starts with a
 # letter, ends with a letter or number, at most 63 characters (the emulator in tests/harness enforces the same).
 REPOSITORY_ID_MAX = 63
+LABELS_MAX = 64
+LABEL_MAX_LENGTH = 63
 _REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _DURATION_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -102,6 +104,28 @@ def validate_format(repository_format):
         raise ArtifactRegistryRuleError("format %r is not an Artifact Registry format; choose one of %s"
                                         % (repository_format, ", ".join(sorted(FORMATS))))
     return FORMATS[repository_format]
+
+
+def _label_text_ok(text, first_letter):
+    if len(text) > LABEL_MAX_LENGTH or (first_letter and not (text and text[0].isalpha() and not text[0].isupper())):
+        return False
+    return all((c.isalnum() and not c.isupper()) or c in "_-" for c in text)
+
+
+def validate_labels(labels, option="labels"):
+    """Google's label rules (https://cloud.google.com/resource-manager/docs/labels-overview#requirements): at most 64;
+    keys 1-63 characters starting with a lowercase letter, values at most 63; only lowercase letters (international
+    ones too), digits, underscores and dashes."""
+    if len(labels) > LABELS_MAX:
+        raise ArtifactRegistryRuleError("%s has %d entries; Google allows at most %d" % (option, len(labels), LABELS_MAX))
+    for key, value in sorted(labels.items()):
+        if not _label_text_ok(key, first_letter=True):
+            raise ArtifactRegistryRuleError("%s key %r is not a valid label key: 1-63 lowercase letters, digits, _ or -, "
+                                            "starting with a lowercase letter" % (option, key))
+        if not _label_text_ok(value, first_letter=False):
+            raise ArtifactRegistryRuleError("%s value %r (key %r) is not a valid label value: at most 63 lowercase "
+                                            "letters, digits, _ or -" % (option, value, key))
+    return labels
 
 
 def parse_duration(value, option):
@@ -168,6 +192,9 @@ def _most_recent_body(most_recent):
     if most_recent.get("package_name_prefixes"):
         body["packageNamePrefixes"] = list(most_recent["package_name_prefixes"])
     if most_recent.get("keep_count") is not None:
+        if int(most_recent["keep_count"]) < 0:
+            raise ArtifactRegistryRuleError("cleanup_policies most_recent_versions.keep_count must not be negative, got %s"
+                                            % most_recent["keep_count"])
         body["keepCount"] = int(most_recent["keep_count"])
     return body
 
@@ -188,7 +215,7 @@ def wanted_repository(params):
     if params.get("description") is not None:
         wanted["description"] = params["description"]
     if params.get("labels") is not None:
-        wanted["labels"] = dict((str(k), str(v)) for k, v in params["labels"].items())
+        wanted["labels"] = validate_labels(dict((str(k), str(v)) for k, v in params["labels"].items()))
     if params.get("immutable_tags") is not None:
         if repository_format != "docker":
             raise ArtifactRegistryRuleError("immutable_tags applies to docker repositories, not format %r" % repository_format)
@@ -326,8 +353,8 @@ class ArtifactRegistryApi(object):
     def __init__(self, api_client, timeout=300):
         self.client = api_client
         self.timeout = timeout
-        # Reads, the PATCH and the DELETE are idempotent: they ride out 429/5xx. The create is not (a retried create whose
-        # first attempt went through would answer 409), so it is sent once.
+        # Every call rides out 429/5xx. A retried create whose first attempt went through answers 409, which create()
+        # takes as "exists": the repository is then read and compared like any existing one.
         self.retry = transient_retry()
 
     def get(self, name):
@@ -343,7 +370,8 @@ class ArtifactRegistryApi(object):
         parent, dummy, repository_id = wanted["name"].rpartition("/repositories/")
         repository = _repository_message(wanted)
         try:
-            operation = self.client.create_repository(parent=parent, repository=repository, repository_id=repository_id, timeout=60)
+            operation = self.client.create_repository(parent=parent, repository=repository, repository_id=repository_id,
+                                                      retry=self.retry, timeout=60)
         except exceptions.Conflict:
             # REST errors map by HTTP status alone, so ALREADY_EXISTS arrives as a plain 409 Conflict.
             return None
@@ -393,9 +421,26 @@ def ensure_repository(params, api, check_mode):
     return result
 
 
+def absent_mismatches(existing, wanted, params):
+    """What the stated options say that the repository is not (format and mode count only when given)."""
+    stated = dict((key, value) for key, value in wanted.items()
+                  if not (key == "format" and not params.get("format")) and not (key == "mode" and not params.get("mode")))
+    found = []
+    for key, option in CREATE_ONLY_FIELDS:
+        if key in stated and _lookup(existing, (key,)) != stated[key]:
+            found.append("%s is %r, not %r" % (option, _lookup(existing, (key,)), stated[key]))
+    for mask_path in update_mask(existing, stated):
+        found.append("%s differs" % mask_path)
+    return found
+
+
 def _ensure_absent(params, api, check_mode, wanted, existing):
     if existing is None:
         return _result(params, False, None, None)
+    mismatches = absent_mismatches(existing, wanted, params)
+    if mismatches:
+        raise ArtifactRegistryRuleError("repository %s is not the one described (%s): state=absent deletes only a matching "
+                                        "repository; nothing was deleted" % (wanted["name"], "; ".join(mismatches)))
     if not params.get("force") and api.has_packages(wanted["name"]):
         raise ArtifactRegistryRuleError("repository %s still holds packages; deleting it deletes them too. Set force=true to "
                                         "delete it anyway" % wanted["name"])

@@ -9,16 +9,20 @@ Every Google-facing module declares ``GCP_AUTH_ARGSPEC`` (see the ``configsync.o
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import ipaddress
 import json
 import os
+import re
 
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpAuthError, GcpOptionError
+from ansible_collections.configsync.oci.plugins.module_utils.transport_security import InsecureTransportError, require_tls
 
 
+# Project IDs (https://cloud.google.com/resource-manager/docs/creating-managing-projects): 6-30 lowercase letters,
+# digits and hyphens, a letter first, no hyphen last; legacy domain-scoped IDs (example.com:my-project); or a project
+# number, which the APIs accept in resource names.
+_PROJECT_ID = re.compile(r"^(?:(?:[a-z0-9-]+\.)+[a-z]{2,}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[0-9]{1,20}$")
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 GCP_AUTH_ARGSPEC = dict(
@@ -26,7 +30,7 @@ GCP_AUTH_ARGSPEC = dict(
     auth_kind=dict(type="str", choices=["application", "serviceaccount", "accesstoken", "machineaccount"],
                    fallback=(env_fallback, ["GCP_AUTH_KIND"])),
     service_account_file=dict(type="path", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_FILE"])),
-    service_account_contents=dict(type="jsonarg", no_log=True, fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_CONTENTS"])),
+    service_account_contents=dict(type="raw", no_log=True, fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_CONTENTS"])),
     service_account_email=dict(type="str", fallback=(env_fallback, ["GCP_SERVICE_ACCOUNT_EMAIL"])),
     access_token=dict(type="str", no_log=True, fallback=(env_fallback, ["GCP_ACCESS_TOKEN"])),
     scopes=dict(type="list", elements="str", default=[CLOUD_PLATFORM_SCOPE]),
@@ -43,6 +47,9 @@ def require_project(params):
     project = params.get("project")
     if not project:
         raise GcpOptionError("project is required: set the project option (or the GCP_PROJECT environment variable)")
+    if not _PROJECT_ID.match(project):
+        raise GcpOptionError("project %r is not a Google Cloud project ID: 6 to 30 lowercase letters, digits and hyphens, "
+                             "starting with a letter and not ending with a hyphen (or a project number)" % (project,))
     return project
 
 
@@ -55,21 +62,11 @@ def endpoint(params, api):
            or os.environ.get("GCP_%s_ENDPOINT" % api.upper())
            or os.environ.get("GCP_API_ENDPOINT")
            or None)
-    if url and url.lower().startswith("http://") and not _is_loopback(url):
-        # Every request carries a bearer token: over plain HTTP only to this machine (emulators), never across a network.
-        raise GcpOptionError("api_endpoint %s would send Google credentials unencrypted: http:// is only allowed for loopback "
-                             "hosts (127.0.0.1, ::1, localhost); use https://" % url)
-    return url
-
-
-def _is_loopback(url):
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        # Every request carries a bearer token: over plain HTTP only to this machine (emulators), never across a network.
+        return require_tls(url, "Google credentials", option="api_endpoint")
+    except InsecureTransportError as exc:
+        raise GcpOptionError(str(exc))
 
 
 def _scopes(params):

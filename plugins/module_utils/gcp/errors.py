@@ -64,7 +64,14 @@ def failure_message(exc, what):
 
 
 def describe_error(exc):
-    """A one-line message for a google-api-core or googleapiclient error: code, status and Google's own message."""
+    """A one-line message for a google-api-core or googleapiclient error: code, status and Google's own message.
+
+    A retry that ran out of time (google.api_core RetryError, "Timeout of 30.0s exceeded") is described by the last
+    error it retried, which is what the user can act on.
+    """
+    cause = getattr(exc, "cause", None)
+    if cause is not None and cause is not exc and type(exc).__name__ == "RetryError":
+        return "%s (still failing when the retries gave up: %s)" % (describe_error(cause), getattr(exc, "message", None) or exc)
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", None)
     status = None

@@ -40,6 +40,9 @@ _CASE_INSENSITIVE_PREFIXES = ("serviceAccount:", "user:", "group:", "domain:")
 _ROLE = re.compile(r"^(roles/[A-Za-z0-9_.]+|projects/[a-z0-9.:-]+/roles/[A-Za-z0-9_.]+|organizations/[0-9]+/roles/[A-Za-z0-9_.]+)$")
 _SERVICE_ACCOUNT = re.compile(r"^([a-z0-9-]+@[a-z0-9.-]+\.gserviceaccount\.com|[0-9]{21})$")
 POLICY_VERSION = 3
+# principal:// and principalSet:// identifiers: a URI with an authority (iam.googleapis.com, goog) and a path.
+_URI_PREFIXES = ("principal:", "principalSet:")
+_PRINCIPAL_URI = re.compile(r"^//[a-z0-9.-]+/\S+$")
 
 # Backoff between attempts after a 409: attempt n waits between half and all of min(MAX, BASE * 2**(n-1)) seconds.
 DEFAULT_ATTEMPTS = 15
@@ -85,6 +88,10 @@ def validate_member(member, option="members"):
         return member
     for prefix in MEMBER_PREFIXES:
         if member.startswith(prefix) and len(member) > len(prefix):
+            if prefix in _URI_PREFIXES and not _PRINCIPAL_URI.match(member[len(prefix):]):
+                raise IamRuleError("%s entry %r is not a principal identifier: %s needs a URI such as "
+                                   "%s//iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/..."
+                                   % (option, member, prefix, prefix))
             return member
     raise IamRuleError("%s entry %r has no principal type: start it with one of %s (or use allUsers / allAuthenticatedUsers)"
                        % (option, member, ", ".join(MEMBER_PREFIXES)))

@@ -7,11 +7,11 @@ from ansible_collections.configsync.oci.plugins.module_utils.gcp.artifact_regist
 )
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpOptionError
 
-NAME = "projects/p/locations/us-central1/repositories/config-images"
+NAME = "projects/p-proj/locations/us-central1/repositories/config-images"
 
 
 def params(**options):
-    base = {"project": "p", "location": "us-central1", "name": "config-images", "format": "docker", "mode": "standard"}
+    base = {"project": "p-proj", "location": "us-central1", "name": "config-images", "format": "docker", "mode": "standard"}
     base.update(options)
     return base
 

@@ -124,7 +124,7 @@ def test_impersonation_follows_the_endpoint_override(key_info, monkeypatch):
 
 
 def test_require_project():
-    assert require_project({"project": "p"}) == "p"
+    assert require_project({"project": "p-proj"}) == "p-proj"
     with pytest.raises(GcpOptionError, match="GCP_PROJECT"):
         require_project({"project": None})
 
