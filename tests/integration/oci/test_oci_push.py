@@ -90,7 +90,8 @@ def test_seed_namespace_in_each_format(ansible, registry, repository_name, tmp_p
     if fmt == "artifact":
         assert manifest["artifactType"] == "application/vnd.unknown.artifact.v1"
         assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
-        assert manifest["layers"][0]["annotations"] == {"org.opencontainers.image.title": repository_name.rsplit("/", 1)[-1] + ".tar.gz"}
+        assert manifest["layers"][0]["annotations"] == {"org.opencontainers.image.title": repository_name.rsplit("/", 1)[-1] + ".tar.gz",
+                                                        "io.deis.oras.content.digest": result["diff_id"]}
         assert "org.opencontainers.image.created" not in json.dumps(manifest)
         assert config == {}
     else:
