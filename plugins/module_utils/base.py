@@ -78,7 +78,7 @@ class ConfigSyncModule(AnsibleModule):
         params = getattr(self, "params", None) or {}
         self.no_log_values.update(kubeconfig_secret_values(params.get("kubeconfig")))
         validated = getattr(self, "validation_result", None)
-        if validated is not None and not validated.errors:
+        if validated is not None and not validated.error_messages:
             other_secrets = set()
             for name, options in self.argument_spec.items():
                 if options.get("no_log") and name != "service_account_contents" and isinstance(params.get(name), str):
