@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,39 @@ import yaml
 from harness.paths import COLLECTIONS_PATH, ensure_collections_tree
 
 CALLBACKS = pathlib.Path(__file__).resolve().parent / "callback_plugins"
+# What no playbook output of the suite may ever hold, whatever the test checks: a private key block, a Google access
+# token (the emulator's and Google's start with ya29.), a signed JWT (service-account assertions, registry bearer
+# tokens, Kubernetes service-account tokens), and any value a fixture registered with ``remember_secret``.
+SECRET_PATTERNS = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"ya29\.[A-Za-z0-9_-]{8,}"),
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"),
+)
+_REMEMBERED = set()
+
+
+def remember_secret(value):
+    """Make every later playbook run fail if ``value`` (a password, a token) shows up in its output or results."""
+    if value and len(value) >= 8:
+        _REMEMBERED.add(value)
+    return value
+
+
+class SecretLeaked(AssertionError):
+    """A playbook printed a secret; the message shows where, never the secret itself."""
+
+
+def check_no_secret(text):
+    for pattern in SECRET_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            raise SecretLeaked("a secret (%s...) leaked into the playbook output near: %r"
+                               % (match.group(0)[:6], text[max(0, match.start() - 80):match.start()]))
+    for value in _REMEMBERED:
+        if value in text:
+            position = text.index(value)
+            raise SecretLeaked("a remembered secret (%s...) leaked into the playbook output near: %r"
+                               % (value[:3], text[max(0, position - 80):position]))
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -57,8 +91,11 @@ class PlaybookRun:
 
 def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False, verbosity=0, forks=5,
                  extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False, bin_dir=None,
-                 collections_path=None):
+                 collections_path=None, secrets_shown=False):
     """Run tasks (a list of task dicts) on local hosts, or a playbook file, and return a PlaybookRun.
+
+    Every run's output and results are searched for secrets (SECRET_PATTERNS, remembered values): a leak fails the
+    test that ran it, whatever that test asserts. ``secrets_shown=True`` is for a test that prints one on purpose.
 
     ``hosts`` names inventory hosts (all local connections), as a list or as a dict of host -> host variables;
     by default one host, ``localhost``. ``bin_dir`` (another virtualenv's bin: its ansible-playbook and Python) and
@@ -107,4 +144,7 @@ def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False,
     records = []
     if records_file.exists():
         records = [json.loads(line) for line in records_file.read_text().splitlines() if line.strip()]
-    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr, records)
+    run = PlaybookRun(completed.returncode, completed.stdout, completed.stderr, records)
+    if not secrets_shown:
+        check_no_secret(run.output + json.dumps([r.get("result") for r in records], default=str))
+    return run

@@ -14,6 +14,7 @@ import secrets
 
 import pytest
 
+from harness.ansible_runner import remember_secret
 from harness.fault_proxy import FaultProxy
 from harness.registry import CertificateAuthority, Registry
 from harness.token_server import TokenServer
@@ -21,7 +22,13 @@ from harness.token_server import TokenServer
 
 def _started(registry, stack):
     stack.append(registry)
-    return registry.start()
+    return _remembered(registry.start())
+
+
+def _remembered(registry):
+    """Every playbook run of the session fails if this registry's password shows up in its output."""
+    remember_secret(registry.password)
+    return registry
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +40,7 @@ def registry(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def registry_tls_htpasswd(tmp_path_factory):
-    server = Registry(tmp_path_factory.mktemp("registry-htpasswd"), auth="htpasswd").start()
+    server = _remembered(Registry(tmp_path_factory.mktemp("registry-htpasswd"), auth="htpasswd").start())
     yield server
     server.stop()
 
@@ -47,7 +54,7 @@ def _token_registry(workdir):
 def registry_token(tmp_path_factory):
     server = _token_registry(tmp_path_factory.mktemp("registry-token"))
     try:
-        yield server.start()
+        yield _remembered(server.start())
     finally:
         server.stop()
         server.token_server.stop()
