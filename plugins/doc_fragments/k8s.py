@@ -27,7 +27,7 @@ options:
     description:
       - The API server URL, for example V(https://203.0.113.10:443). Overrides the kubeconfig's server.
       - Plain C(http://) is accepted only for loopback hosts (for example V(http://127.0.0.1:8001) of
-        C(kubectl proxy)), as for the Google modules' C(api_endpoint): credentials never travel unencrypted.
+        C(kubectl proxy)), as for the Google modules' C(api_endpoint), so credentials never travel unencrypted.
       - Falls back to E(K8S_AUTH_HOST).
     type: str
   api_key:

@@ -126,8 +126,8 @@ def absent(client, params, namespace, check_mode, warn):
         mismatches = stated_mismatches(params, live)
         if mismatches:
             raise ConfigSyncRuleError("%s %s/%s is not the object described (%s): state=absent deletes only a matching "
-                                      "object; nothing was deleted" % (params["kind"], namespace, params["name"],
-                                                                        "; ".join(mismatches)))
+                                      "object; nothing was deleted"
+                                      % (params["kind"], namespace, params["name"], "; ".join(mismatches)))
 
     deleted = delete_object(client, path, check_mode, precondition=described)
     outcomes = [("%s %s/%s" % (params["kind"], namespace, params["name"]), deleted)]

@@ -13,7 +13,7 @@ description:
     container image that Config Sync's C(oci-sync) extracts (like C(crane append)) or as an OCI artifact (like C(oras push)).
   - The same tree gives the same uncompressed layer on every machine (sorted entries, fixed mtime, uid/gid 0, no owner
     names, normalised modes, gzip without name or time). A tag that already holds these files is left alone, whatever
-    compressed them (another zlib build or level): for images the config's C(rootfs.diff_ids) names the uncompressed
+    compressed them (another zlib build or level). For images the config's C(rootfs.diff_ids) names the uncompressed
     layer, for artifacts the layer's C(io.deis.oras.content.digest) annotation does (as oras records it). Then the
     result is C(changed=false) with the digest the registry holds, and nothing is sent but the HEAD (and one GET)
     requests.

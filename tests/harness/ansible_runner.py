@@ -45,6 +45,8 @@ def check_no_secret(text):
             position = text.index(value)
             raise SecretLeaked("a remembered secret (%s...) leaked into the playbook output near: %r"
                                % (value[:3], text[max(0, position - 80):position]))
+
+
 BIN = pathlib.Path(sys.executable).parent
 
 

@@ -97,8 +97,8 @@ class KubernetesClient(object):
             # urllib3 wraps the cause (refused, timed out, TLS) in MaxRetryError; name the server and the cause only.
             if isinstance(exc, urllib3.exceptions.SSLError) or isinstance(getattr(exc, "reason", None), urllib3.exceptions.SSLError):
                 raise KubernetesUnreachable("TLS handshake with the Kubernetes API server %s failed: %s" % (self.server, _reason(exc)))
-            if isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(getattr(exc, "reason", None),
-                                                                                 urllib3.exceptions.ReadTimeoutError):
+            timed_out = urllib3.exceptions.ReadTimeoutError
+            if isinstance(exc, timed_out) or isinstance(getattr(exc, "reason", None), timed_out):
                 raise KubernetesUnreachable("the Kubernetes API server %s stopped answering: no answer to %s %s in time"
                                             % (self.server, method, path))
             raise KubernetesUnreachable("cannot reach the Kubernetes API server %s: %s" % (self.server, _reason(exc)))
