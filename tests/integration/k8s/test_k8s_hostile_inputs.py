@@ -66,7 +66,7 @@ def test_plain_http_to_loopback_is_still_allowed_as_for_the_google_modules(ansib
     assert "cannot reach the Kubernetes API server http://127.0.0.1:9" in run.failure_message("t")
 
 
-def test_api_key_replaces_the_kubeconfigs_client_certificate(ansible, k8s_env, kube_client):
+def test_api_key_replaces_the_kubeconfigs_client_certificate(ansible, k8s_env, bare_kube_client):
     # A garbage token next to the admin kubeconfig: the request must go as that token (401), not as the admin.
     garbage = "garbage-%s" % uuid.uuid4().hex
     run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_status": {"api_key": garbage}}], env=k8s_env)
@@ -76,7 +76,7 @@ def test_api_key_replaces_the_kubeconfigs_client_certificate(ansible, k8s_env, k
 
     # A real token of an account without permissions: the API server sees that account, not system:masters.
     account = unique("nobody")
-    token = service_account_token(kube_client, account)
+    token = service_account_token(bare_kube_client, account)
     run = ansible(tasks=[{"name": "t", "configsync.oci.config_sync_status": {"api_key": token}}], env=k8s_env)
     message = run.failure_message("t")
     assert "403" in message and "system:serviceaccount:%s:%s" % (CMS, account) in message, message
@@ -144,7 +144,8 @@ def test_zero_or_negative_wait_timeout_is_refused_before_writing(ansible, k8s_en
 
 # --- an API server that stops answering in the middle of a wait --------------------------------------------------------
 
-def test_a_hung_api_server_ends_the_wait_at_its_timeout_and_says_so(ansible, k8s_env, control_plane):
+def test_a_hung_api_server_ends_the_wait_at_its_timeout_and_says_so(ansible, k8s_env, bare_control_plane):
+    control_plane = bare_control_plane  # the plane k8s_env points at
     name = unique("root")
     pid = control_plane.pids()["kube-apiserver"]
     wait_timeout = 6
