@@ -26,8 +26,9 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, wait_verdict
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.apply import applied_at, apply_object, delete_object, Outcome
+from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import client_from_params
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import (
-    client_from_params, collection_path, get_optional, list_optional, object_path,
+    collection_path, get_optional, list_optional, object_path,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import watch_until

@@ -22,6 +22,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.k8s
+  - configsync.oci.cluster
   - configsync.oci.attributes
   - configsync.oci.attributes.ACTIONS
 options:
@@ -251,6 +252,7 @@ expected_commit:
 
 from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
+from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import CLUSTER_ARGSPEC
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
@@ -282,7 +284,7 @@ def main():
         wait_timeout=dict(type="int", default=300),
         expected_digest=dict(type="str"),
     )
-    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC,),
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC, CLUSTER_ARGSPEC),
                               required_if=[("state", "present", ["image"])])
     try:
         result = sync_service.run_source(module)

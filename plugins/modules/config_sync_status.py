@@ -19,6 +19,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.k8s
+  - configsync.oci.cluster
   - configsync.oci.attributes
   - configsync.oci.attributes.INFO
 options:
@@ -145,7 +146,7 @@ errors:
 
 from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
-from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import CLUSTER_ARGSPEC, client_from_params
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
@@ -157,7 +158,7 @@ def main():
         namespace=dict(type="str"),
         resources=dict(type="bool", default=True),
     )
-    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC,))
+    module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC, CLUSTER_ARGSPEC))
     try:
         module.exit_json(**sync_service.cluster_status(client_from_params(module.params), module.params))
     except KubernetesError as exc:

@@ -93,7 +93,7 @@ class PlaybookRun:
 
 def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False, verbosity=0, forks=5,
                  extra_vars=None, env=None, module_defaults=None, timeout=900, gather_facts=False, bin_dir=None,
-                 collections_path=None, secrets_shown=False):
+                 collections_path=None, secrets_shown=False, inventory_file=None):
     """Run tasks (a list of task dicts) on local hosts, or a playbook file, and return a PlaybookRun.
 
     Every run's output and results are searched for secrets (SECRET_PATTERNS, remembered values): a leak fails the
@@ -119,7 +119,7 @@ def run_playbook(tasks=None, playbook=None, hosts=None, check=False, diff=False,
         playbook = workdir / "play.yml"
         playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     records_file = workdir / "records.jsonl"
-    command = [str(bin_dir / "ansible-playbook"), "-i", str(workdir / "inventory.yml"), "-f", str(forks), str(playbook)]
+    command = [str(bin_dir / "ansible-playbook"), "-i", str(inventory_file or workdir / "inventory.yml"), "-f", str(forks), str(playbook)]
     if check:
         command.append("--check")
     if diff:

@@ -173,13 +173,16 @@ class ControlPlane:
     workdir/kubeconfig (admin), workdir/operator-kubeconfig (OPERATOR_USER).
     """
 
-    def __init__(self, workdir, etcd=None, kube_apiserver=None, crds=None, namespaces=(CONFIG_SYNC_NAMESPACE,), start_timeout=120):
+    def __init__(self, workdir, etcd=None, kube_apiserver=None, crds=None, namespaces=(CONFIG_SYNC_NAMESPACE,), start_timeout=120,
+                 apiserver_args=()):
         self.workdir = pathlib.Path(workdir).resolve()
         self.etcd_binary = etcd
         self.apiserver_binary = kube_apiserver
         self.crd_files = crds
         self.namespaces = tuple(namespaces)
         self.start_timeout = start_timeout
+        # Extra kube-apiserver flags, e.g. webhook token authentication (tests/harness/gke_test_fleet.py).
+        self.apiserver_args = list(apiserver_args)
         self.pki = Pki(self.workdir / "pki")
         self.kubeconfig = self.workdir / "kubeconfig"
         self.operator_kubeconfig = self.workdir / "operator-kubeconfig"
@@ -310,7 +313,7 @@ class ControlPlane:
                 "--audit-log-path=" + str(self.audit_log),
                 "--audit-log-format=json",
                 "--audit-log-mode=blocking",
-                "--audit-log-maxsize=0"]
+                "--audit-log-maxsize=0"] + self.apiserver_args
         self.apiserver = ServerProcess("kube-apiserver", argv, self.log_dir / "kube-apiserver.log").start()
         http = self.session()
         self._wait_until(self.apiserver, lambda: http.get(self.server + "/readyz", timeout=5).status_code == 200)

@@ -34,6 +34,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+try:
+    from harness import gke_fleet
+except ImportError:  # run as a script from tests/harness
+    import gke_fleet  # pylint: disable=import-error
+
 # --------------------------------------------------------------------------------------------------
 # Constants taken from the real APIs (recorded traffic, API reference pages, client libraries)
 # --------------------------------------------------------------------------------------------------
@@ -339,6 +344,7 @@ class Emulator:
             self.keys = {}              # service-account email -> {key id: public key}
             self.lro_polls = 0          # GETs of an operation that still answer done=false
             self.faults = []
+            gke_fleet.reset_state(self)
         with self.log_lock:
             self.log = []
 
@@ -1267,7 +1273,7 @@ ROUTES = [
     ("POST", SU_PARENT + "/services/" + SEGMENT + ":enable", "serviceusage.services.enable", "su.enable", True),
     ("POST", SU_PARENT + "/services/" + SEGMENT + ":disable", "serviceusage.services.disable", "su.disable", True),
     ("GET", r"/v1/operations/([^/]+)", "serviceusage.operations.get", "su.get_operation", False),
-]
+] + gke_fleet.ROUTES
 COMPILED_ROUTES = [(verb, re.compile("^" + pattern + "$"), name, handler, write)
                    for verb, pattern, name, handler, write in ROUTES]
 
@@ -1299,6 +1305,7 @@ class Services:
         self.iam = ServiceAccounts(emulator)
         self.su = ServiceUsage(emulator)
         self.oauth = OAuth(emulator, token_url_getter)
+        self.gke = gke_fleet.GkeFleet(emulator, ApiError)
 
     def handler(self, dotted):
         owner, method = dotted.split(".")
@@ -1352,6 +1359,10 @@ class Services:
             return self.dump()
         if action == ("POST", "authorize"):
             return authorize(emulator, body)
+        with emulator.lock:
+            answer = self.gke.control(action, body)
+        if answer is not None:
+            return answer
         raise ApiError("NOT_FOUND", "no control endpoint {0} {1}".format(verb, path))
 
     def dump(self):
@@ -1407,7 +1418,13 @@ class Handler(BaseHTTPRequestHandler):
         path = unquote(url.path)
         query = parse_qs(url.query, keep_blank_values=True)
         raw = self.read_body()
-        if path.startswith("/__emulator/"):
+        if path == gke_fleet.TOKEN_REVIEW_PATH:
+            self.send_json(200, services.gke.token_review(json.loads(raw or b"{}")))
+        elif path == "/tokeninfo":
+            self.send_json(*services.gke.tokeninfo(query))
+        elif gke_fleet.is_gateway_path(path):
+            self.answer_gateway(services, verb, path, url.query, query, raw)
+        elif path.startswith("/__emulator/"):
             self.answer_control(services, verb, path, raw)
         elif path == "/token":
             self.answer_token(services, verb, path, query, raw)
@@ -1463,6 +1480,18 @@ class Handler(BaseHTTPRequestHandler):
         self.log_call(verb, path, query, body, status, api_method, write, rendered)
         extra = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'} if status == 401 else None
         self.send_json(status, rendered, extra)
+
+    def answer_gateway(self, services, verb, path, query_string, query, raw):
+        """Connect Gateway: Google authentication, then the membership's API server answers (streamed through)."""
+        write = verb in gke_fleet.GATEWAY_WRITE_VERBS and "All" not in query.get("dryRun", [])
+        api_method = "connectgateway.{0}".format(verb.lower())
+        try:
+            services.oauth.authenticate(self.headers.get("Authorization"))
+            status = services.gke.proxy(self, verb, path, query_string, raw)
+        except ApiError as exc:
+            status = exc.code
+            self.send_json(status, exc.body())
+        self.log_call(verb, path, query, None, status, api_method, write)
 
     @staticmethod
     def parse_json(raw):
