@@ -129,8 +129,10 @@ def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, a
         fleet.sync_object(namespaces["cluster-pull-error"], SYNC)
     assert poll(lambda: (fleet.sync_object(namespaces["cluster-not-started"], SYNC).get("status") or {}).get("observedGeneration"))
     group = "{0}/apis/kpt.dev/v1alpha1/namespaces/{1}/resourcegroups/{2}".format(control_plane.server, namespaces["cluster-synced"], SYNC)
-    assert poll(lambda: [r.get("status") for r in (fleet.http.get(group, timeout=30).json().get("status") or {}).get("resourceStatuses") or []]
-                    == ["Current"]), "the resource-group controller computes the ConfigMap's status"
+
+    def resource_states():
+        return [r.get("status") for r in (fleet.http.get(group, timeout=30).json().get("status") or {}).get("resourceStatuses") or []]
+    assert poll(lambda: resource_states() == ["Current"]), "the resource-group controller computes the ConfigMap's status"
     hosts["cluster-unreachable"] = {"rollout_kubeconfig": str(fleet.unreachable_kubeconfig())}
     reports = tmp_path / "reports"
 
