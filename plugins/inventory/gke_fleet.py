@@ -114,14 +114,14 @@ compose:
   # One RootSync per cluster name when several clusters share an API server in a test fleet.
   rollout_sync_name: "'root-sync'"
 
-# memberships.gke_fleet.yml: the fleet's memberships, reached through the Connect Gateway.
-plugin: configsync.oci.gke_fleet
-projects: [fleet-host]
-source: memberships
-locations: [global]
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: /tmp/gke_fleet_cache
+# Another file, memberships.gke_fleet.yml: the fleet's memberships, reached through the Connect Gateway.
+# plugin: configsync.oci.gke_fleet
+# projects: [fleet-host]
+# source: memberships
+# locations: [global]
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: /tmp/gke_fleet_cache
 """
 
 import re
