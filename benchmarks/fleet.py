@@ -18,7 +18,6 @@ requests per cluster (reads / writes) on the API servers, the emulator and the r
 import argparse
 import base64
 import json
-import os
 import pathlib
 import resource
 import sys
@@ -198,7 +197,8 @@ def main(argv=None):
 
 
 def print_table(rows):
-    print("\n| run | clusters | forks | wall s | CPU s | k8s reads/cluster | k8s writes/cluster | Google reads | Google writes | registry r/w | changed hosts | failed |")
+    print("\n| run | clusters | forks | wall s | CPU s | k8s reads/cluster | k8s writes/cluster | Google reads | Google writes "
+          "| registry r/w | changed hosts | failed |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| {run} | {clusters} | {forks} | {wall_s} | {cpu_s} | {k8s_reads_per_cluster} | {k8s_writes_per_cluster} | {google_reads} | "

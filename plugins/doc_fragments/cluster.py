@@ -46,9 +46,9 @@ options:
     type: path
   service_account_contents:
     description:
-      - The service-account JSON key itself, for O(auth_kind=serviceaccount).
+      - The service-account JSON key itself (a string or a dictionary), for O(auth_kind=serviceaccount).
       - Falls back to E(GCP_SERVICE_ACCOUNT_CONTENTS).
-    type: jsonarg
+    type: raw
   service_account_email:
     description:
       - The service account to use with O(auth_kind=machineaccount).

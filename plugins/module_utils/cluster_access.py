@@ -245,7 +245,8 @@ def settings_from_params(params, explicit=None, environ=None, reader_factory=Goo
         # Direct and through the gateway are two servers even for one cluster: the task must say which.
         raise ClusterSourceConflict("two cluster sources for one host: %s and %s; set only one of them" % (sources[0][1], sources[1][1]))
     google_source = next((s for s in sources if s[0] in ("gke_cluster", "fleet_membership")), None)
-    cleaned = without_environment(params, explicit, environ, google_source is not None)
+    # The play's K8S_AUTH_* values give way only to a source of the task's own; with none, they are the source.
+    cleaned = without_environment(params, explicit, environ, google_source is not None) if sources else dict(params)
     if google_source is None:
         return k8s_settings_from_params(cleaned)
     others = [s for s in sources if s is not google_source]

@@ -194,7 +194,7 @@ class Fleet:
             cluster_labels = {"env": "prod" if index % 2 else "staging", "wave": str(index // 3 % 3)}
             cluster_labels.update(labels or {})
             control("POST", "gke-clusters", {"name": full_name, "endpoint": cluster.endpoint, "caPem": ca_pem,
-                                              "labels": cluster_labels, "membership": membership})
+                                             "labels": cluster_labels, "membership": membership})
             if membership:
                 control("POST", "memberships", {"name": membership, "server": cluster.server, "caPem": ca_pem,
                                                 "cluster": full_name, "labels": cluster_labels})

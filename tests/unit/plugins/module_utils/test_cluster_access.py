@@ -40,8 +40,8 @@ def test_gateway_url_uses_gke_memberships_for_a_registered_gke_cluster():
 
 def test_own_sources_are_only_what_the_task_set():
     values = params(gke_cluster="projects/p/locations/l/clusters/c", host="https://env:443", kubeconfig="/k", context="x")
-    assert [kind for kind, _ in own_sources(values, {"gke_cluster"})] == ["gke_cluster"]
-    assert [kind for kind, _ in own_sources(values, {"gke_cluster", "kubeconfig", "host"})] == ["gke_cluster", "kubeconfig", "host"]
+    assert [kind for kind, dummy in own_sources(values, {"gke_cluster"})] == ["gke_cluster"]
+    assert [kind for kind, dummy in own_sources(values, {"gke_cluster", "kubeconfig", "host"})] == ["gke_cluster", "kubeconfig", "host"]
 
 
 def test_play_environment_is_dropped_when_the_host_has_its_own_source():
@@ -52,6 +52,15 @@ def test_play_environment_is_dropped_when_the_host_has_its_own_source():
     # An explicit option equal to the environment's value is the task's own.
     kept = without_environment(values, {"host"}, environ, False)
     assert kept["host"] == "https://env:443" and kept["api_key"] is None
+
+
+def test_play_environment_is_the_source_when_the_task_names_none():
+    # K8S_AUTH_HOST / K8S_AUTH_API_KEY alone (as kubernetes.core takes them) reach that server.
+    environ = {"K8S_AUTH_HOST": "https://127.0.0.1:9999", "K8S_AUTH_API_KEY": "play-token"}
+    values = params(host=environ["K8S_AUTH_HOST"], api_key="play-token")
+    settings = settings_from_params(values, explicit=set(), environ=environ)
+    assert settings.host == "https://127.0.0.1:9999"
+    assert settings.authorization() == "Bearer play-token"
 
 
 def test_host_kubeconfig_context_wins_over_k8s_auth_host():
