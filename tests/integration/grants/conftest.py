@@ -13,6 +13,7 @@ import pytest
 from harness.ar_docker import ArtifactRegistryDocker
 from harness.configsync_runner import CONFIG_SYNC_NAMESPACE
 from harness.gke_metadata import GkeMetadataServer
+from harness.polling import poll
 
 from grants_flow import Grants
 
@@ -61,8 +62,20 @@ def cluster_identities(config_sync, ar_front, gke_metadata):
         config_sync.pod_env_hooks.remove(node_env)
 
 
+def delete_root_sync(control_plane, name):
+    """Remove a RootSync an earlier test of the session left on the shared control plane, and wait until the real
+    reconciler-manager has let it go: its reconciler was started without this package's identities and its old SYNCED
+    status would answer for the new image."""
+    session = control_plane.session()
+    url = "{0}/apis/configsync.gke.io/v1beta1/namespaces/{1}/rootsyncs/{2}".format(control_plane.server, CONFIG_SYNC_NAMESPACE,
+                                                                                   name)
+    session.delete(url, timeout=30)
+    assert poll(lambda: session.get(url, timeout=30).status_code == 404, timeout=120), "RootSync {0} was not deleted".format(name)
+
+
 @pytest.fixture
 def grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path):
+    delete_root_sync(control_plane, "root-sync")
     helper = Grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path, "grants-" + secrets.token_hex(3))
     helper.set_up()
     return helper
