@@ -4,8 +4,11 @@ The collection lives at the repository root, but Ansible and Python import it as
 ``ansible_collections.configsync.oci``. A symlinked collections tree outside the
 repository gives both the same view of the working copy without copying it.
 """
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 from harness.paths import COLLECTIONS_PATH, ensure_collections_tree
 
@@ -13,6 +16,10 @@ ensure_collections_tree()
 if str(COLLECTIONS_PATH) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS_PATH))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(COLLECTIONS_PATH))
+# Google tokens minted for the clusters are kept per identity (gcp/token_cache.py): a cache of this session's own, so
+# no token of an earlier session's emulator is ever offered, and none of the tests' tokens stays behind in ~/.cache.
+os.environ["CONFIGSYNC_OCI_TOKEN_CACHE"] = tempfile.mkdtemp(prefix="configsync-tokens-")
+atexit.register(shutil.rmtree, os.environ["CONFIGSYNC_OCI_TOKEN_CACHE"], True)
 
 pytest_plugins = (
     "harness.fixtures_ansible",

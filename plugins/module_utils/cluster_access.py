@@ -158,10 +158,10 @@ class GoogleReader(object):
         timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
         self.pool = urllib3.PoolManager(retries=RETRIES, timeout=timeout)
 
-    def token(self):
-        if self._token is None:
+    def token(self, refresh=False):
+        if self._token is None or refresh:
             try:
-                self._token = access_token(self.google)
+                self._token = access_token(self.google, rejected=self._token if refresh else None)
             except api_errors() as exc:
                 raise ClusterLookupError("cannot get a Google access token for the cluster: %s"
                                          % failure_message(exc, "token"))
@@ -170,13 +170,20 @@ class GoogleReader(object):
     def endpoint(self, api):
         return (google_endpoint({}, api) or DEFAULT_ENDPOINTS[api]).rstrip("/")
 
-    def get(self, api, path, what):
-        url = self.endpoint(api) + path
+    def _get(self, url, what, api):
         try:
-            response = self.pool.request("GET", url, headers={"Authorization": "Bearer " + self.token(),
-                                                              "Accept": "application/json", "User-Agent": "configsync.oci"})
+            return self.pool.request("GET", url, headers={"Authorization": "Bearer " + self.token(),
+                                                          "Accept": "application/json", "User-Agent": "configsync.oci"})
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterLookupError("cannot read %s from %s: %s" % (what, self.endpoint(api), _reason(exc)))
+
+    def get(self, api, path, what):
+        url = self.endpoint(api) + path
+        response = self._get(url, what, api)
+        if response.status == 401:
+            # A kept token can be revoked before it expires (a key disabled, a token revoked by hand): mint once more.
+            self.token(refresh=True)
+            response = self._get(url, what, api)
         if response.status >= 400:
             raise ClusterLookupError("cannot read %s: %s" % (what, _google_error(response)))
         return json.loads(response.data)
@@ -203,8 +210,7 @@ def gke_cluster_settings(reader, name):
     ca_data = (cluster.get("masterAuth") or {}).get("clusterCaCertificate")
     # clusterCaCertificate is base64 of the PEM: exactly kubeconfig's certificate-authority-data.
     ca_file = _file_or_data({"certificate-authority-data": ca_data}, "certificate-authority", "") if ca_data else None
-    token = "Bearer " + reader.token()
-    return ConnectionSettings("https://" + endpoint, ca_cert=ca_file, authorization=lambda: token)
+    return ConnectionSettings("https://" + endpoint, ca_cert=ca_file, authorization=lambda: "Bearer " + reader.token())
 
 
 def membership_settings(reader, name):
@@ -216,9 +222,8 @@ def membership_settings(reader, name):
         # The gateway wants the project number (as get-gke-credentials and gcloud look it up).
         number = reader.get("cloudresourcemanager", "/v3/projects/" + project, "project %s" % project)["name"].split("/")[-1]
     registers_gke = bool((membership.get("endpoint") or {}).get("gkeCluster"))
-    token = "Bearer " + reader.token()
     server = gateway_server(reader.endpoint("connectgateway"), number, location, membership_id, registers_gke)
-    return ConnectionSettings(server, authorization=lambda: token)
+    return ConnectionSettings(server, authorization=lambda: "Bearer " + reader.token())
 
 
 # ---------------------------------------------------------------------------------------------------------------------

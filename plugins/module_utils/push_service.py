@@ -149,7 +149,8 @@ def _google_token(module):
         from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import access_token
         from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpAuthError
         try:
-            return access_token(module.params)
+            # A push runs once per rollout, not once per host: a fresh token, nothing kept on disk for it.
+            return access_token(module.params, cached=False)
         except GcpAuthError as exc:
             raise RegistryAuthError("Google credentials for the registry: %s" % exc)
         except Exception as exc:  # google-auth transport/refresh errors; their text holds no secret

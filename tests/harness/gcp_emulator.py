@@ -1428,6 +1428,8 @@ class Handler(BaseHTTPRequestHandler):
             self.answer_control(services, verb, path, raw)
         elif path == "/token":
             self.answer_token(services, verb, path, query, raw)
+        elif path == "/revoke":
+            self.answer_revoke(services, verb, path, query, raw)
         else:
             self.answer_api(services, verb, path, query, raw)
 
@@ -1452,6 +1454,24 @@ class Handler(BaseHTTPRequestHandler):
         # The assertion is a credential: the log keeps only that one was sent.
         logged_form = {key: ("<redacted>" if key == "assertion" else values[0]) for key, values in form.items()}
         self.log_call(verb, path, query, logged_form, status, "oauth2.token", False)
+        self.send_json(status, body)
+
+    def answer_revoke(self, services, verb, path, query, raw):
+        """``POST /revoke?token=...`` (or the token in the form): 200 ``{}``, or 400 ``invalid_token`` for a token
+        that is unknown, expired or already revoked, as oauth2.googleapis.com/revoke answers."""
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        token = (query.get("token") or form.get("token") or [""])[0]
+        emulator = services.emulator
+        with emulator.lock:
+            issued = emulator.tokens.pop(token, None) if verb == "POST" else None
+        if verb != "POST":
+            status, body = 400, {"error": "invalid_request", "error_description": "Only POST is supported."}
+        elif issued is None or issued["expires"] <= time.time():
+            status, body = 400, {"error": "invalid_token", "error_description": "Token expired or revoked"}
+        else:
+            status, body = 200, {}
+        # The token is a credential: the log keeps only that one was sent.
+        self.log_call(verb, path, {}, {"token": "<redacted>"} if token else {}, status, "oauth2.revoke", True)
         self.send_json(status, body)
 
     def answer_api(self, services, verb, path, query, raw):

@@ -9,12 +9,14 @@ Every Google-facing module declares ``GCP_AUTH_ARGSPEC`` (see the ``configsync.o
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import re
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.configsync.oci.plugins.module_utils.gcp import token_cache
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpAuthError, GcpOptionError
 from ansible_collections.configsync.oci.plugins.module_utils.transport_security import InsecureTransportError, require_tls
 
@@ -162,10 +164,46 @@ def credentials(params):
     return creds
 
 
-def access_token(params):
-    """A fresh OAuth2 access token for registry logins (``oauth2accesstoken`` / Bearer)."""
+def access_token(params, cached=True, rejected=None, cache_dir=None):
+    """An OAuth2 access token for the identity the auth options name (registry logins, API servers as bearer).
+
+    With ``cached``, a service-account key's token is kept in the TokenCache (one per identity for every task and host
+    of a run, see token_cache.py). ``rejected`` is a token an API refused (401): it is never returned again, whether
+    it was kept or is still held by google-auth. Other auth kinds always mint: their identity is not known without
+    asking google-auth.
+    """
+    if not (cached and (params.get("auth_kind") or "application") == "serviceaccount"):
+        return _mint(params, rejected)
+    directory = cache_dir or token_cache.default_dir()
+    if not directory:
+        return _mint(params, rejected)
+    info = _service_account_info(params)
+    token_endpoint = endpoint(params, "oauth2")
+    token_uri = token_endpoint.rstrip("/") + "/token" if token_endpoint else info.get("token_uri")
+    cache = token_cache.TokenCache(directory)
+    key = token_cache.identity_key(dict(info, token_uri=token_uri), _scopes(params), params.get("impersonate_service_account"))
+    token = cache.get(key)
+    if token and token != rejected:
+        return token
+    with cache.minting(key):
+        # Another task may have minted while this one waited for the lock (or after the token was refused).
+        token = cache.get(key)
+        if token and token != rejected:
+            return token
+        creds = _credentials_with_token(params, rejected)
+        if getattr(creds, "expiry", None):
+            # google-auth keeps expiry as a naive UTC datetime.
+            cache.put(key, creds.token, (creds.expiry - datetime.datetime(1970, 1, 1)).total_seconds())
+        return creds.token
+
+
+def _credentials_with_token(params, rejected=None):
     import google.auth.transport.requests
     creds = credentials(params)
-    if not getattr(creds, "token", None) or not creds.valid:
+    if not getattr(creds, "token", None) or not creds.valid or creds.token == rejected:
         creds.refresh(google.auth.transport.requests.Request())
-    return creds.token
+    return creds
+
+
+def _mint(params, rejected=None):
+    return _credentials_with_token(params, rejected).token

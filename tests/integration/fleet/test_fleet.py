@@ -5,6 +5,9 @@ authentication) with RBAC; each cluster has its own endpoint and its own RootSyn
 servers' audit logs, the emulator's request log and the registry's log.
 """
 import collections
+import json
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -103,6 +106,43 @@ def test_rollout_to_30_gke_clusters_one_unreachable_then_back_then_noop(fleet):
     # Each host read its own cluster, on the API server behind that cluster's endpoint.
     assert sync_requests_by_cluster(fleet, mark) == {c.name: {c.plane.server} for c in fleet.clusters}
     assert len({c.plane.server for c in fleet.clusters}) == SERVERS
+
+
+def test_one_token_per_identity_kept_across_tasks_and_minted_again_once_revoked(fleet):
+    """Six hosts at forks 6, two cluster tasks each: one token is minted for the whole run and kept for the next; once
+    revoked, each host's first read is refused (401), and the run mints exactly one new token and finishes."""
+    cache = fleet.workdir / "tokens"
+    clusters = fleet.clusters[:6]
+    assert len({c.plane.server for c in clusters}) == SERVERS
+    hosts = {c.name: {"gke": c.full_name} for c in clusters}
+    tasks = [{"name": "status %d" % n, "configsync.oci.config_sync_status": {"gke_cluster": "{{ gke }}"}} for n in (1, 2)]
+    env = fleet.env(CONFIGSYNC_OCI_TOKEN_CACHE=str(cache))
+
+    def run():
+        fleet.gcp.clear_log()
+        played = run_playbook(tasks=tasks, hosts=hosts, env=env, forks=len(hosts))
+        assert played.returncode == 0 and not played.failed, played
+        assert sorted((r["host"], r["result"]["server"]) for r in played.results()) == sorted(
+            (c.name, c.server) for c in clusters for _n in (1, 2))
+        return played
+
+    run()
+    assert len(fleet.gcp.requests("oauth2.token")) == 1, "one token for 12 tasks on 6 hosts"
+    kept = list(cache.glob("*.json"))
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600" and oct(cache.stat().st_mode & 0o777) == "0o700"
+    run()
+    assert fleet.gcp.requests("oauth2.token") == [], "the next run uses the kept token"
+
+    token = json.loads(kept[0].read_text())["token"]
+    revoke = urllib.request.Request(fleet.gcp.endpoint.rstrip("/") + "/revoke?" + urllib.parse.urlencode({"token": token}),
+                                    data=b"", method="POST")
+    with urllib.request.urlopen(revoke, timeout=10) as answer:
+        assert answer.status == 200
+    run()
+    assert len(fleet.gcp.requests("oauth2.token")) == 1, "one new token after the revocation"
+    refused = [e for e in fleet.gcp.requests("container.projects.locations.clusters.get") if e["status"] == 401]
+    assert 1 <= len(refused) <= len(hosts), refused
+    assert json.loads(kept[0].read_text())["token"] != token
 
 
 def test_conflicting_cluster_sources_fail_before_any_request_to_either_server(fleet):
