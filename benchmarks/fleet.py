@@ -14,12 +14,15 @@ requests per cluster (reads / writes) on the API servers, the emulator and the r
 
     ~/.cache/configsync/venv/bin/python benchmarks/fleet.py            # 1, 10, 30 clusters x forks 1, 10, 30
     ~/.cache/configsync/venv/bin/python benchmarks/fleet.py --clusters 30 --forks 30 --profile
+    ~/.cache/configsync/venv/bin/python benchmarks/fleet.py --breakdown     # where a task's start-up time goes
 """
 import argparse
 import base64
 import json
 import pathlib
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +37,7 @@ from harness import gcp_emulator  # noqa: E402
 from harness.ansible_runner import run_playbook  # noqa: E402
 from harness.fixtures_gcp import GcpEmulator  # noqa: E402
 from harness.gke_test_fleet import DEPLOYER, ROLE_PLAY, Fleet  # noqa: E402
+from harness.paths import COLLECTIONS_PATH, ensure_collections_tree  # noqa: E402
 from harness.registry import Registry  # noqa: E402
 
 PEER_PLAY = [{
@@ -53,6 +57,50 @@ PEER_PLAY = [{
          "register": "peer_sync", "until": "peer_sync.resources | length == 1", "retries": 30, "delay": 2},
     ],
 }]
+
+
+# What each task process pays before its first request, measured as fresh interpreters (each step adds to the one
+# before it). A module process runs the first three on every task; the fourth only when it mints a Google token,
+# which with the token cache (gcp/token_cache.py) is once per identity and run instead of once per task and host.
+START_STEPS = [
+    ("interpreter", "pass"),
+    ("ansible basic", "import ansible.module_utils.basic"),
+    ("urllib3 (Kubernetes and Google reads)", "import ansible.module_utils.basic, urllib3"),
+    ("config_sync_source with every module_utils it runs",
+     "import ansible.module_utils.basic, urllib3\n"
+     "from ansible_collections.configsync.oci.plugins.modules import config_sync_source\n"
+     "from ansible_collections.configsync.oci.plugins.module_utils import cluster_access, sync_service"),
+    ("+ google-auth to mint a token (a cache miss)",
+     "import ansible.module_utils.basic, urllib3\n"
+     "from ansible_collections.configsync.oci.plugins.modules import config_sync_source\n"
+     "from ansible_collections.configsync.oci.plugins.module_utils import cluster_access, sync_service\n"
+     "import google.auth.transport.requests, google.oauth2.service_account"),
+]
+
+
+def start_costs(repeats=15):
+    """Median CPU milliseconds (user + system) of each start-up step in a fresh interpreter: CPU, not wall, because
+    on 2 cores shared by 30 forks CPU is what a fleet run runs out of."""
+    ensure_collections_tree()
+    env = {"PYTHONPATH": str(COLLECTIONS_PATH), "PATH": "/usr/bin:/bin"}
+    costs = []
+    for label, program in START_STEPS:
+        times = []
+        for _attempt in range(repeats):
+            began = children_cpu()
+            subprocess.run([sys.executable, "-c", program], env=env, check=True)
+            times.append((children_cpu() - began) * 1000)
+        costs.append((label, statistics.median(times)))
+    return costs
+
+
+def print_breakdown(costs):
+    print("\n| start-up step (fresh interpreter) | CPU ms | added by the step |")
+    print("|---|---|---|")
+    previous = 0.0
+    for label, ms in costs:
+        print("| {0} | {1:.0f} | {2:+.0f} |".format(label, ms, ms - previous))
+        previous = ms
 
 
 def children_cpu():
@@ -171,7 +219,11 @@ def main(argv=None):
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print ansible.posix.profile_tasks per run")
     parser.add_argument("--json", help="write the rows to this file")
+    parser.add_argument("--breakdown", action="store_true", help="only the start-up cost of a task process, step by step")
     args = parser.parse_args(argv)
+    if args.breakdown:
+        print_breakdown(start_costs())
+        return 0
     counts = args.clusters or [1, 10, 30]
     forks_list = args.forks or [1, 10, 30]
     pairs = [tuple(int(x) for x in pair.split(":")) for pair in args.pair or []]
