@@ -122,7 +122,7 @@ def test_one_token_per_identity_kept_across_tasks_and_minted_again_once_revoked(
         fleet.gcp.clear_log()
         played = run_playbook(tasks=tasks, hosts=hosts, env=env, forks=len(hosts))
         assert played.returncode == 0 and not played.failed, played
-        assert sorted((r["host"], r["result"]["server"]) for r in played.results()) == sorted(
+        assert sorted((r["host"], r["result"]["server"]) for r in played.records) == sorted(
             (c.name, c.server) for c in clusters for _n in (1, 2))
         return played
 
