@@ -99,8 +99,16 @@ class ConfigSyncModule(AnsibleModule):
         self._hide_secret_forms()
         super(ConfigSyncModule, self).fail_json(msg, **kwargs)
 
-    def require_library(self, import_name, pip_name):
-        """Import a third-party library or fail with the pip package to install."""
+    def require_library(self, import_name, pip_name, load=True):
+        """Import a third-party library or fail with the pip package to install.
+
+        With ``load=False`` only check that it can be imported (no import now: a later step, or a thread, imports it).
+        """
+        if not load:
+            import importlib.util
+            if importlib.util.find_spec(import_name) is None:
+                self.fail_json(msg=missing_required_lib(pip_name))
+            return None
         try:
             return __import__(import_name, fromlist=["_"])
         except ImportError:

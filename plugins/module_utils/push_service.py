@@ -8,20 +8,18 @@ import os
 import re
 import threading
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     check_options as check_registry_options, redact, REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.oci.constants import DEFAULT_CHUNK_SIZE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import DEFAULT_ARTIFACT_TYPE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.package import build_package
 from ansible_collections.configsync.oci.plugins.module_utils.oci.push import PartialPushError, push, push_result
-from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import parse_reference, ReferenceError, validate_tag
+from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import looks_like_host, parse_reference, ReferenceError, validate_tag
 from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, DEFAULT_EXCLUDE, PackagingError
 
-# registry.DEFAULT_CHUNK_SIZE; the registry client (and requests, about 50 ms of imports) loads on a thread while the
-# main thread packages, see _load_registry.
-DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 
 OCI_PUSH_ARGSPEC = dict(
     src=dict(type="list", elements="path", required=True),
@@ -76,8 +74,7 @@ def _mount_sources(reference, values):
                 source = parse_reference(value).repository
             except ReferenceError as exc:
                 raise OptionError("mount_from: %s" % exc)
-        elif "." in first or ":" in first or first == "localhost":
-            # Docker's rule: a first component that looks like a host is one.
+        elif looks_like_host(first):
             raise OptionError("mount_from %r is on another registry than %s (cross-repository mounts only work within one registry)"
                               % (value, reference.host))
         else:
@@ -192,9 +189,7 @@ def _client(module, reference, registry):
 def run(module):
     """Everything ``oci_push`` does; exits through exit_json / fail_json."""
     params = module.params
-    import importlib.util
-    if importlib.util.find_spec("requests") is None:
-        module.fail_json(msg=missing_required_lib("requests"))
+    module.require_library("requests", "requests", load=False)
     wait_for_registry = _load_registry()
     try:
         reference, tags, manifest_type = _check_options(params)
@@ -213,8 +208,6 @@ def run(module):
     except (PackagingError, IOError, OSError) as exc:
         module.fail_json(msg="packaging src failed: %s" % exc)
     registry = wait_for_registry()
-    if not registry.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"))
     client, credentials = _client(module, reference, registry)
     try:
         plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)

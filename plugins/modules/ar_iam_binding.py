@@ -120,8 +120,8 @@ def main():
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
     params = module.params
     try:
-        resource = iam.repository_resource(require_project(params), artifact_registry.validate_location(params["location"]),
-                                           artifact_registry.validate_repository_id(params["repository"], "repository"))
+        resource = artifact_registry.repository_name(require_project(params), artifact_registry.validate_location(params["location"]),
+                                                     artifact_registry.validate_repository_id(params["repository"], "repository"))
         iam.validate_role(params["role"])
         iam.validate_members(params["members"])
         store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)

@@ -291,10 +291,6 @@ def _api_error(method, resource, exc):
     return GcpError("%s on %s failed: %s" % (method, resource, describe_error(exc)))
 
 
-def repository_resource(project, location, repository):
-    return "projects/%s/locations/%s/repositories/%s" % (project, location, repository)
-
-
 _USER_MANAGED_SA = re.compile(r"^[^@]+@(?P<project>[a-z][a-z0-9-]*)\.iam\.gserviceaccount\.com$")
 
 

@@ -11,7 +11,7 @@ import time
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import (
     credentials as gcp_credentials, endpoint, require_project,
 )
-from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry, TRANSIENT_STATUS
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, message_to_dict, transient_retry, TRANSIENT_STATUS
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpError, GcpOptionError
 
 # A service name is a DNS name, e.g. artifactregistry.googleapis.com.
@@ -61,11 +61,6 @@ def operation_outcome(operation):
     return True
 
 
-def _to_dict(message):
-    from google.protobuf import json_format
-    return json_format.MessageToDict(type(message).pb(message), preserving_proto_field_name=False)
-
-
 class ServiceUsageApi(object):
     """Service Usage reads and writes. Operations are polled as plain JSON rather than through the library's
     operations client: Service Usage's enable/disable operations carry ``metadata`` of type google.protobuf.Empty
@@ -101,7 +96,7 @@ class ServiceUsageApi(object):
             delay = min(POLL_MAX_DELAY, delay * 2)
 
     def get(self, name):
-        return _to_dict(self.client.get_service(request={"name": name}, retry=self.retry, timeout=60))
+        return message_to_dict(self.client.get_service(request={"name": name}, retry=self.retry, timeout=60))
 
     def enable(self, name):
         self.wait(self.client.enable_service(request={"name": name}, retry=self.retry, timeout=60))

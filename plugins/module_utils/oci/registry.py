@@ -18,19 +18,17 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 try:
     import requests
-    HAS_REQUESTS = True
     REQUEST_ERRORS = (requests.exceptions.RequestException,)
-except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
-    HAS_REQUESTS = False
+except ImportError:  # pragma: no cover - oci_push checks for requests (ConfigSyncModule.require_library) before this loads
     REQUEST_ERRORS = ()
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     basic_header, parse_challenges, redact, RegistryAuthError,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.oci.constants import DEFAULT_CHUNK_SIZE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import MANIFEST_MEDIA_TYPES
 from ansible_collections.configsync.oci.plugins.module_utils.transport_security import is_loopback, may_send_credentials
 
-DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # Answers that mean "this upload session is gone or out of step" (BLOB_UPLOAD_INVALID/UNKNOWN, DIGEST_INVALID, a
 # range mismatch): the blob is uploaded again from a fresh session, within the retry budget.
@@ -133,8 +131,6 @@ class RegistryClient(object):
 
     def __init__(self, host, credentials, validate_certs=True, ca_cert=None, insecure=False, timeout=60.0, retries=5,
                  chunk_size=DEFAULT_CHUNK_SIZE, backoff=0.5, sleep=time.sleep, session=None):
-        if not HAS_REQUESTS:
-            raise RegistryError("the Python library requests is required")
         self.host = host
         self.credentials = credentials
         self.insecure = insecure

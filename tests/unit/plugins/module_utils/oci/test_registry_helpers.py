@@ -22,7 +22,7 @@ def test_loopback_hosts(host, loopback):
 
 
 def test_module_chunk_size_default_is_the_registry_one():
-    # module.py keeps its own copy so that it need not import the registry client (and requests) up front.
+    # Both take it from oci/constants.py, so push_service need not import the registry client (and requests) up front.
     from ansible_collections.configsync.oci.plugins.module_utils import push_service as module
     from ansible_collections.configsync.oci.plugins.module_utils.oci import registry
     assert module.DEFAULT_CHUNK_SIZE == registry.DEFAULT_CHUNK_SIZE
