@@ -7,7 +7,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: config_sync_source
 short_description: Make Config Sync sync a cluster or namespace from an OCI image (RootSync / RepoSync)
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates, updates or removes a Config Sync C(RootSync) or C(RepoSync) (C(configsync.gke.io/v1beta1)) with
     C(spec.sourceType=oci), through server-side apply with the field manager C(configsync.oci).

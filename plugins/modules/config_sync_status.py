@@ -7,7 +7,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: config_sync_status
 short_description: What C(nomos status) shows for a cluster, as data
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads every Config Sync C(RootSync) and C(RepoSync) of one cluster (or the ones named) and decides each one's
     status (C(SYNCED), C(PENDING), C(RECONCILING), C(STALLED), C(ERROR)) by the rules of C(nomos status).

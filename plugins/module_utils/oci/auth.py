@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Registry credentials: where they come from and how a registry's ``WWW-Authenticate`` challenge is answered.
 
-Pure functions only (no network): the registry client asks ``parse_challenges`` what a 401 wants and
-``RegistryCredentials`` for the user name and password, which it resolves lazily so that an anonymous registry
-never triggers a Google token request.
+No network here: the registry client asks ``parse_challenges`` what a 401 wants and ``RegistryCredentials`` for the
+user name and password, which it resolves lazily so that an anonymous registry never triggers a Google token request.
+Resolving reads the Docker config file and, when it names a credential helper for the host, runs
+``docker-credential-<helper> get`` (``helper_credentials``); a Google token comes from the function the caller passes.
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -261,7 +262,9 @@ def basic_header(pair):
 
 
 def redact(text, secrets):
-    """``text`` with every secret (and its Basic form) replaced by ``********``: a last guard for error messages."""
+    """``text`` with every occurrence of each secret of 4 characters or more replaced by ``********``: a last guard for
+    error messages. Only the literal values are replaced (not encoded forms such as a Basic header's base64, which no
+    message of the collection includes); shorter values are left as they are."""
     text = str(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
