@@ -24,6 +24,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions
     auth_for_version, config_management_version, format_version, reconciler_manager_image, RECONCILER_MANAGER_PATH,
     syncing_condition_supported, version_from_image,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.errors import TaskFailed
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, wait_verdict
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.apply import applied_at, apply_object, delete_object, Outcome
 from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import client_from_params
@@ -206,7 +207,7 @@ def run_source(module):
     if params["wait"] and applied is not None and not check_mode:
         failure = wait_for_sync(client, params, namespace, applied, result)
         if failure:
-            module.fail_json(msg=failure, **result)
+            raise TaskFailed(failure, **result)
     return result
 
 

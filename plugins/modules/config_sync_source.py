@@ -253,8 +253,6 @@ expected_commit:
 from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import CLUSTER_ARGSPEC
-from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
-from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
 
@@ -286,11 +284,7 @@ def main():
     )
     module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC, CLUSTER_ARGSPEC),
                               required_if=[("state", "present", ["image"])])
-    try:
-        result = sync_service.run_source(module)
-    except (ConfigSyncRuleError, KubernetesError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.run(sync_service.run_source)
 
 
 if __name__ == "__main__":

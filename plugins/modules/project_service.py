@@ -96,15 +96,15 @@ def main():
         shared_argspecs=(GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.service_usage_v1", "google-cloud-service-usage")
+    module.run(logic, api_errors(), lambda exc: failure_message(exc, "Service Usage request failed"))
+
+
+def logic(module):
     params = module.params
-    try:
-        require_project(params)
-        service_usage.validate_service_name(params["service"])
-        api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
-        result = service_usage.ensure_service(params, api, module.check_mode)
-    except api_errors() as exc:
-        module.fail_json(msg=failure_message(exc, "Service Usage request failed"))
-    module.exit_json(**result)
+    require_project(params)
+    service_usage.validate_service_name(params["service"])
+    api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
+    return service_usage.ensure_service(params, api, module.check_mode)
 
 
 if __name__ == "__main__":

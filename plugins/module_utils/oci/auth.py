@@ -18,6 +18,8 @@ import re
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
+
 # The Google user name that Artifact Registry and Container Registry token endpoints accept with an OAuth2 access token.
 GOOGLE_TOKEN_USER = "oauth2accesstoken"
 _GOOGLE_HOST_RE = re.compile(r"^(?:[a-z0-9-]+\.)*(?:pkg\.dev|gcr\.io)(?::443)?$")
@@ -39,7 +41,7 @@ _PARAM_RE = re.compile(r'\s*(%s)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)' % 
 _SCHEME_RE = re.compile(r"\s*,?\s*(%s)(?:\s+|$)" % _TOKEN68_OR_SCHEME)
 
 
-class RegistryAuthError(Exception):
+class RegistryAuthError(ConfigSyncError):
     """Credentials are missing, unreadable or refused; the message names the registry and never holds a secret."""
 
 

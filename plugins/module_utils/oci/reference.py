@@ -10,6 +10,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
+
 # One DNS label, a dotted host name, an optional port; or a bracketed IPv6 address.
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN_RE = re.compile(r"^(?:%s(?:\.%s)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT))
@@ -20,7 +22,7 @@ _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 MAX_NAME_LENGTH = 255
 
 
-class ReferenceError(ValueError):
+class ReferenceError(ConfigSyncError, ValueError):
     """An image reference or tag that a registry would refuse; the message says which part and why."""
 
 

@@ -22,6 +22,7 @@ try:
 except ImportError:  # pragma: no cover - oci_push checks for requests (ConfigSyncModule.require_library) before this loads
     REQUEST_ERRORS = ()
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     basic_header, parse_challenges, redact, RegistryAuthError,
 )
@@ -39,7 +40,7 @@ _MAX_RETRY_AFTER = 30.0
 _RANGE_RE = re.compile(r"(\d+)-(\d+)")
 
 
-class RegistryError(Exception):
+class RegistryError(ConfigSyncError):
     """A registry request failed; the message names the registry, the request and the registry's error codes."""
 
     def __init__(self, message, status=None, codes=()):

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import error_messages, is_loopback, parse_range, with_query
@@ -22,11 +26,22 @@ def test_loopback_hosts(host, loopback):
 
 
 def test_module_chunk_size_default_is_the_registry_one():
-    # Both take it from oci/constants.py, so push_service need not import the registry client (and requests) up front.
-    from ansible_collections.configsync.oci.plugins.module_utils import push_service as module
-    from ansible_collections.configsync.oci.plugins.module_utils.oci import registry
-    assert module.DEFAULT_CHUNK_SIZE == registry.DEFAULT_CHUNK_SIZE
-    assert module._load_registry()() is registry
+    # One definition, in oci/constants.py, which imports nothing: the module reads it for its option spec without
+    # importing the registry client (and requests), which push_service loads on a thread while it packages.
+    from ansible_collections.configsync.oci.plugins.module_utils import push_service
+    from ansible_collections.configsync.oci.plugins.module_utils.oci import constants, registry
+    from ansible_collections.configsync.oci.plugins.modules import oci_push
+    assert oci_push.DEFAULT_CHUNK_SIZE is constants.DEFAULT_CHUNK_SIZE
+    assert registry.DEFAULT_CHUNK_SIZE is constants.DEFAULT_CHUNK_SIZE
+    assert push_service._load_registry()() is registry
+
+
+def test_the_module_imports_neither_requests_nor_the_registry_client_up_front():
+    code = ("import sys; import ansible_collections.configsync.oci.plugins.modules.oci_push; "
+            "print(sorted(m for m in sys.modules if m == 'requests' or m.endswith('module_utils.oci.registry')))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 class _Answer:
