@@ -94,12 +94,8 @@ def _check_options(params):
         raise OptionError("chunk_size must be at least 1024 bytes, got %d" % params["chunk_size"])
     if params["retries"] < 0:
         raise OptionError("retries must be 0 or more, got %d" % params["retries"])
-    if params["timeout"] <= 0:
-        raise OptionError("timeout must be positive, got %s" % params["timeout"])
     if (params["source_date_epoch"] or 0) < 0:
         raise OptionError("source_date_epoch must be 0 or more, got %d" % params["source_date_epoch"])
-    if params["ca_cert"] and not os.path.isfile(params["ca_cert"]):
-        raise OptionError("ca_cert %s is not a file" % params["ca_cert"])
     try:
         # Checked now, not when (or if) the registry asks for credentials.
         check_registry_options(params)

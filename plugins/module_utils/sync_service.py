@@ -187,14 +187,13 @@ def run_source(module):
     warning = root_sync_name_warning(params["kind"], params["name"])
     if warning:
         module.warn(warning)
-    validate_stated(params)
+    validate_stated(params)  # the source options that are given (image with expected_digest, dir, period), any state
     if params["state"] == "present":
         # Everything Config Sync checks on the object, before any request (auth auto is resolved later).
         provisional = params["auth"]
         if provisional == "auto":
             provisional = "gcpserviceaccount" if params["gcp_service_account_email"] else "k8sserviceaccount"
         desired_objects(params, namespace, provisional)
-        expected_commit(params["image"], params["expected_digest"])
     client = client_from_params(params)
     if params["state"] == "present":
         applied, outcomes = present(client, params, namespace, check_mode, result, module.warn)

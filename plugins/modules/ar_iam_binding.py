@@ -123,12 +123,12 @@ def main():
 
 def logic(module):
     params = module.params
+    # Every rule first: a bad option fails before credentials are built or any request is sent.
     resource = artifact_registry.repository_name(require_project(params), artifact_registry.validate_location(params["location"]),
                                                  artifact_registry.validate_repository_id(params["repository"], "repository"))
-    iam.validate_role(params["role"])
-    iam.validate_members(params["members"])
+    wanted = iam.wanted_binding(params)
     store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)
-    return iam.ensure_binding(params, store, module.check_mode)
+    return iam.ensure_binding(wanted, store, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -265,9 +265,9 @@ def main():
 
 def logic(module):
     # Rules first: a bad option fails before credentials are built or any request is sent.
-    artifact_registry.wanted_repository(module.params)
+    wanted = artifact_registry.wanted_repository(module.params)
     api = artifact_registry.ArtifactRegistryApi(artifact_registry.client(module.params), timeout=module.params["timeout"])
-    return artifact_registry.ensure_repository(module.params, api, module.check_mode)
+    return artifact_registry.ensure_repository(module.params, wanted, api, module.check_mode)
 
 
 if __name__ == "__main__":

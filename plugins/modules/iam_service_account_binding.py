@@ -111,11 +111,11 @@ def main():
 
 def logic(module):
     params = module.params
-    resource = iam.service_account_resource(params.get("project"), iam.validate_service_account(params["service_account"]))
-    iam.validate_role(params["role"])
-    iam.validate_members(params["members"])
+    # Every rule first: a bad option fails before credentials are built or any request is sent.
+    resource = iam.service_account_resource(params["project"], iam.validate_service_account(params["service_account"]))
+    wanted = iam.wanted_binding(params)
     store = iam.ServiceAccountPolicyStore(iam.iam_service(params), resource)
-    return iam.ensure_binding(params, store, module.check_mode)
+    return iam.ensure_binding(wanted, store, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ service:
 
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.gcp import service_usage
-from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC, require_project
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 
@@ -101,10 +101,9 @@ def main():
 
 def logic(module):
     params = module.params
-    require_project(params)
-    service_usage.validate_service_name(params["service"])
+    name = service_usage.wanted_service(params)  # the rules first: before credentials are built or any request
     api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
-    return service_usage.ensure_service(params, api, module.check_mode)
+    return service_usage.ensure_service(params, name, api, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -388,11 +388,12 @@ class ArtifactRegistryApi(object):
         self.client.delete_repository(name=name, retry=self.retry, timeout=60).result(timeout=self.timeout)
 
 
-def ensure_repository(params, api, check_mode):
-    """Make the repository match ``params``; returns the module result (raises GcpError on refusals)."""
-    wanted = canonical_mode_configs(wanted_repository(params))
+def ensure_repository(params, wanted, api, check_mode):
+    """Make the repository match ``wanted`` (``wanted_repository(params)``); returns the module result (raises GcpError
+    on refusals)."""
+    wanted = canonical_mode_configs(wanted)
     existing = api.get(wanted["name"])
-    if params.get("state") == "absent":
+    if params["state"] == "absent":
         return _ensure_absent(params, api, check_mode, wanted, existing)
     if existing is None:
         if check_mode:
@@ -436,7 +437,7 @@ def _ensure_absent(params, api, check_mode, wanted, existing):
     if mismatches:
         raise ArtifactRegistryRuleError("repository %s is not the one described (%s): state=absent deletes only a matching "
                                         "repository; nothing was deleted" % (wanted["name"], "; ".join(mismatches)))
-    if not params.get("force") and api.has_packages(wanted["name"]):
+    if not params["force"] and api.has_packages(wanted["name"]):
         raise ArtifactRegistryRuleError("repository %s still holds packages; deleting it deletes them too. Set force=true to "
                                         "delete it anyway" % wanted["name"])
     if not check_mode:

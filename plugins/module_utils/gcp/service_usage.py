@@ -107,12 +107,15 @@ class ServiceUsageApi(object):
         self.wait(self.client.disable_service(request=request, retry=self.retry, timeout=60))
 
 
-def ensure_service(params, api, check_mode):
-    """Make the service's state match ``params["state"]``; returns the module result."""
-    project = require_project(params)
-    service = validate_service_name(params.get("service"))
-    name = service_resource(project, service)
-    wanted = WANTED_STATE[params.get("state") or "present"]
+def wanted_service(params):
+    """The service's resource name (``projects/P/services/S``) from the options, checked, no request."""
+    return service_resource(require_project(params), validate_service_name(params["service"]))
+
+
+def ensure_service(params, name, api, check_mode):
+    """Make the state of the service ``name`` (``wanted_service``'s result) match ``params["state"]``; returns the
+    module result."""
+    wanted = WANTED_STATE[params["state"]]
     current = api.get(name)
     before = current.get("state", "STATE_UNSPECIFIED")
     changed = before != wanted
@@ -120,7 +123,7 @@ def ensure_service(params, api, check_mode):
         if wanted == "ENABLED":
             api.enable(name)
         else:
-            api.disable(name, bool(params.get("disable_dependent_services")), params.get("check_if_service_has_usage") or "skip")
+            api.disable(name, params["disable_dependent_services"], params["check_if_service_has_usage"])
         current = api.get(name)
     elif changed:
         current = dict(current, state=wanted)
@@ -129,5 +132,6 @@ def ensure_service(params, api, check_mode):
         "name": name,
         "state_before": before,
         "service": current,
-        "diff": {"before": {"service": service, "state": before}, "after": {"service": service, "state": current.get("state")}},
+        "diff": {"before": {"service": params["service"], "state": before},
+                 "after": {"service": params["service"], "state": current.get("state")}},
     }

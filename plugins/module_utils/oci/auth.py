@@ -189,6 +189,8 @@ def check_options(params):
         load_docker_config(params["docker_config"], required=True)
     ca_cert = params.get("ca_cert")
     if ca_cert:
+        if not os.path.isfile(ca_cert):
+            raise RegistryAuthError("ca_cert %s is not a file" % ca_cert)
         try:
             with open(ca_cert, "rb") as stream:
                 text = stream.read()
