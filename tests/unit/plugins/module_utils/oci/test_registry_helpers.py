@@ -60,3 +60,44 @@ def test_error_messages_keep_the_registry_words():
     assert error_messages(_Answer({"errors": [{"code": "DENIED", "message": message}]})) == ("DENIED: " + message,)
     assert error_messages(_Answer({"errors": [{"code": "UNAUTHORIZED"}]})) == ("UNAUTHORIZED",)
     assert error_messages(_Answer(None)) == ()
+
+
+class _Retried:
+    def __init__(self, retry_after=None):
+        self.headers = {"Retry-After": retry_after} if retry_after else {}
+
+
+class _NoSession:
+    """No request is sent: only the policy is under test."""
+
+    def __init__(self):
+        self.headers = {}
+
+
+def test_one_retry_policy_backoff_retry_after_budget_and_redaction():
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import RegistryCredentials
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import Attempts, RegistryClient, RegistryError
+    slept = []
+    client = RegistryClient("r.example.com", RegistryCredentials("r.example.com", "u", "s3cret-pw"), retries=7, backoff=0.5,
+                            sleep=slept.append, session=_NoSession())
+    attempts = Attempts(client, "PATCH upload of sha256:1")
+    for _retry in range(6):
+        assert attempts.left
+        attempts.retry(503, _Retried())
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]  # doubled per retry, at most 10 s
+    attempts.retry(429, _Retried("60"))  # the registry's Retry-After when longer, at most 30 s
+    assert slept[-1] == 30.0 and not attempts.left and client.stats["retries"] == 7
+    with pytest.raises(RegistryError) as caught:
+        attempts.retry("connection reset while sending s3cret-pw")
+    assert str(caught.value) == ("registry r.example.com: PATCH upload of sha256:1 failed after 8 attempts: "
+                                 "connection reset while sending ********")
+    assert client.stats["retries"] == 7 and len(slept) == 7  # the refused retry neither counts nor waits
+    attempts.reset()  # progress (a chunk landed): the budget starts again, from the first delay
+    attempts.retry(503)
+    assert attempts.failed == 1 and slept[-1] == 0.5
+
+    none_left = Attempts(RegistryClient("r.example.com", RegistryCredentials("r.example.com"), retries=0, session=_NoSession()),
+                         "GET /v2/")
+    assert not none_left.left
+    with pytest.raises(RegistryError, match="GET /v2/ failed after 1 attempts"):
+        none_left.retry(500)
