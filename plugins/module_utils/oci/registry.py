@@ -95,6 +95,20 @@ class Attempts(object):
         """Progress was made (a chunk landed): the budget starts again."""
         self.failed = 0
 
+    def send(self, exchange):
+        """``exchange()`` (one request) again after each dropped connection or transient status (429, 5xx) while the
+        budget lasts; returns the last answer, which may still be a transient status when the budget ran out on one."""
+        while True:
+            try:
+                response = exchange()
+            except _TransientError as exc:
+                self.retry(exc)
+                continue
+            if response.status_code in RETRY_STATUSES and self.left:
+                self.retry(response.status_code, response)
+                continue
+            return response
+
 
 def error_codes(response):
     """The ``code`` values of a distribution error body, e.g. ('MANIFEST_BLOB_UNKNOWN',)."""
@@ -203,19 +217,13 @@ class RegistryClient(object):
         attempts = Attempts(self, "GET /v2/")
         while True:
             try:
-                response = self._send("GET", "%s://%s/v2/" % (scheme, self.host))
+                response = attempts.send(lambda url="%s://%s/v2/" % (scheme, self.host): self._send("GET", url))
             except requests.exceptions.SSLError as exc:
                 if may_use_http and scheme == "https" and not _is_certificate_error(exc):
                     scheme = "http"  # the server does not speak TLS at all; switching is not a failed attempt
                     continue
                 raise RegistryError("registry %s: TLS failed: %s (set ca_cert to the registry's CA file%s)"
                                     % (self.host, _short(exc), ", or insecure" if not may_use_http else ""))
-            except _TransientError as exc:
-                attempts.retry(exc)
-                continue
-            if response.status_code in RETRY_STATUSES and attempts.left:
-                attempts.retry(response.status_code, response)
-                continue
             if response.status_code == 401:
                 self._challenge = response.headers.get("WWW-Authenticate", "")
                 if not self._challenge:
@@ -267,17 +275,8 @@ class RegistryClient(object):
                 "registry %s names the token service %s, but the credentials for %s go to another host only over "
                 "https:// (plain http:// only to the registry's own host when it is loopback or insecure is set); "
                 "nothing was sent" % (self.host, _without_query(realm), self.host))
-        attempts = Attempts(self, "token request")
-        while True:
-            try:
-                response = self._send("GET", realm, params=params, auth=pair, authorize=False)
-            except _TransientError as exc:
-                attempts.retry(exc)
-                continue
-            if response.status_code in RETRY_STATUSES and attempts.left:
-                attempts.retry(response.status_code, response)
-                continue
-            break
+        response = Attempts(self, "token request").send(
+            lambda: self._send("GET", realm, params=params, auth=pair, authorize=False))
         if response.status_code in (401, 403):
             if pair:
                 raise RegistryAuthError(redact("registry %s refused the credentials of user %s (from %s): the token service answered %d%s"

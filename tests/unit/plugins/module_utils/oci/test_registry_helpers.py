@@ -101,3 +101,26 @@ def test_one_retry_policy_backoff_retry_after_budget_and_redaction():
     assert not none_left.left
     with pytest.raises(RegistryError, match="GET /v2/ failed after 1 attempts"):
         none_left.retry(500)
+
+
+def test_the_policy_resends_after_drops_and_transient_statuses():
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import RegistryCredentials
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import Attempts, RegistryClient, _TransientError
+    client = RegistryClient("r.example.com", RegistryCredentials("r.example.com"), retries=2, sleep=lambda _s: None,
+                            session=_NoSession())
+
+    class Answer(_Retried):
+        def __init__(self, status):
+            super().__init__()
+            self.status_code = status
+
+    answers = [_TransientError("connection reset"), Answer(503), Answer(200)]
+
+    def exchange():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert Attempts(client, "GET /v2/").send(exchange).status_code == 200 and client.stats["retries"] == 2
+    answers[:] = [Answer(502), Answer(502), Answer(502)]
+    assert Attempts(client, "GET /v2/").send(exchange).status_code == 502 and not answers  # the budget's last answer
