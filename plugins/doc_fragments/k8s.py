@@ -62,7 +62,8 @@ options:
     type: bool
     aliases: [verify_ssl]
 requirements:
-  - kubernetes >= 12.0.0 (Python library; reads kubeconfig files)
+  - kubernetes >= 28.1 (Python library), only for a kubeconfig that needs an exec or auth-provider plugin, several
+    kubeconfig files to merge, or the in-cluster service account; a plain kubeconfig is read without it
   - urllib3
 attributes:
   action_group:

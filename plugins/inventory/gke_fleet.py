@@ -6,7 +6,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: gke_fleet
 short_description: GKE clusters or fleet memberships as inventory hosts
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - One host per GKE cluster of the given projects (GKE API C(clusters.list)), or per membership of their fleets
     (GKE Hub API C(memberships.list)).

@@ -8,6 +8,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
+
 # Options given in seconds: zero or less would fail the task only after it wrote, so they are refused up front.
 POSITIVE_OPTIONS = ("timeout", "wait_timeout")
 # The fields of a service-account key that are secret; the others (project_id, client_email, token_uri...) are not, and
@@ -53,11 +55,11 @@ def service_account_public_values(contents):
 
 
 class ConfigSyncModule(AnsibleModule):
-    """AnsibleModule plus the collection's shared option groups, secrets in every form an option accepts, and
-    timeouts that must be positive.
+    """AnsibleModule plus the collection's shared option groups, secrets in every form an option accepts, timeouts
+    that must be positive, and one error funnel (``run``).
 
     ``shared_argspecs`` are merged under the module's own argument spec (e.g. ``gcp.GCP_AUTH_ARGSPEC``), so a module's
-    ``main()`` only declares what is its own.
+    ``main()`` only declares what is its own, then hands its logic to ``run``.
     """
 
     def __init__(self, argument_spec, shared_argspecs=(), **kwargs):
@@ -99,8 +101,37 @@ class ConfigSyncModule(AnsibleModule):
         self._hide_secret_forms()
         super(ConfigSyncModule, self).fail_json(msg, **kwargs)
 
-    def require_library(self, import_name, pip_name):
-        """Import a third-party library or fail with the pip package to install."""
+    def run(self, logic, library_errors=(), describe=str):
+        """The module's whole run: ``logic(module)`` returns the result for exit_json, or raises.
+
+        A ConfigSyncError (the collection's own errors) fails the task with its message as it stands, plus its
+        ``result`` (``fail_from_exception``). An exception of ``library_errors`` (a client library's own, for example
+        ``gcp.errors.api_errors()``) fails it with ``describe(exc)``. Anything else is a bug, and Ansible reports it with
+        its traceback. Messages never hold a secret: the errors are written without them, and fail_json masks the
+        no_log values (``_hide_secret_forms``) on top.
+        """
+        try:
+            result = logic(self)
+        except ConfigSyncError as exc:
+            self.fail_from_exception(exc)
+        except library_errors as exc:
+            self.fail_json(msg=describe(exc))
+        self.exit_json(**result)
+
+    def fail_from_exception(self, exc):
+        """Fail the task with a ConfigSyncError's message and its extra return values."""
+        self.fail_json(msg=str(exc), **(exc.result or {}))
+
+    def require_library(self, import_name, pip_name, load=True):
+        """Import a third-party library or fail with the pip package to install.
+
+        With ``load=False`` only check that it can be imported (no import now: a later step, or a thread, imports it).
+        """
+        if not load:
+            import importlib.util
+            if importlib.util.find_spec(import_name) is None:
+                self.fail_json(msg=missing_required_lib(pip_name))
+            return None
         try:
             return __import__(import_name, fromlist=["_"])
         except ImportError:

@@ -8,47 +8,20 @@ import os
 import re
 import threading
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
-
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError, TaskFailed
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
-    check_options as check_registry_options, redact, REGISTRY_AUTH_ARGSPEC, RegistryAuthError, RegistryCredentials,
+    check_options as check_registry_options, redact, RegistryAuthError, RegistryCredentials,
 )
-from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import DEFAULT_ARTIFACT_TYPE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.package import build_package
 from ansible_collections.configsync.oci.plugins.module_utils.oci.push import PartialPushError, push, push_result
-from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import parse_reference, ReferenceError, validate_tag
-from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, DEFAULT_EXCLUDE, PackagingError
-
-# registry.DEFAULT_CHUNK_SIZE; the registry client (and requests, about 50 ms of imports) loads on a thread while the
-# main thread packages, see _load_registry.
-DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
-
-OCI_PUSH_ARGSPEC = dict(
-    src=dict(type="list", elements="path", required=True),
-    base=dict(type="path"),
-    exclude=dict(type="list", elements="str", default=list(DEFAULT_EXCLUDE)),
-    image=dict(type="str", required=True),
-    tags=dict(type="list", elements="str", default=[]),
-    format=dict(type="str", default="image", choices=["image", "artifact"]),
-    manifest_type=dict(type="str", choices=["docker", "oci"]),
-    artifact_type=dict(type="str", default=DEFAULT_ARTIFACT_TYPE),
-    layer_title=dict(type="str"),
-    annotations=dict(type="dict", default={}),
-    labels=dict(type="dict", default={}),
-    source_date_epoch=dict(type="int", fallback=(env_fallback, ["SOURCE_DATE_EPOCH"])),
-    compression_level=dict(type="int", default=6),
-    mount_from=dict(type="list", elements="str", default=[]),
-    chunk_size=dict(type="int", default=DEFAULT_CHUNK_SIZE),
-    allow_empty=dict(type="bool", default=False),
-)
-OCI_PUSH_ARGSPEC.update(REGISTRY_AUTH_ARGSPEC)
-
+from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import looks_like_host, parse_reference, ReferenceError, validate_tag
+from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import collect_entries, PackagingError
 
 # RFC 6838 type/subtype names, as the image-spec requires for artifactType.
 _MEDIA_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 
 
-class OptionError(ValueError):
+class OptionError(ConfigSyncError, ValueError):
     """An option value the module refuses before doing anything."""
 
 
@@ -76,8 +49,7 @@ def _mount_sources(reference, values):
                 source = parse_reference(value).repository
             except ReferenceError as exc:
                 raise OptionError("mount_from: %s" % exc)
-        elif "." in first or ":" in first or first == "localhost":
-            # Docker's rule: a first component that looks like a host is one.
+        elif looks_like_host(first):
             raise OptionError("mount_from %r is on another registry than %s (cross-repository mounts only work within one registry)"
                               % (value, reference.host))
         else:
@@ -122,12 +94,8 @@ def _check_options(params):
         raise OptionError("chunk_size must be at least 1024 bytes, got %d" % params["chunk_size"])
     if params["retries"] < 0:
         raise OptionError("retries must be 0 or more, got %d" % params["retries"])
-    if params["timeout"] <= 0:
-        raise OptionError("timeout must be positive, got %s" % params["timeout"])
     if (params["source_date_epoch"] or 0) < 0:
         raise OptionError("source_date_epoch must be 0 or more, got %d" % params["source_date_epoch"])
-    if params["ca_cert"] and not os.path.isfile(params["ca_cert"]):
-        raise OptionError("ca_cert %s is not a file" % params["ca_cert"])
     try:
         # Checked now, not when (or if) the registry asks for credentials.
         check_registry_options(params)
@@ -191,19 +159,14 @@ def _client(module, reference, registry):
 
 
 def run(module):
-    """Everything ``oci_push`` does; exits through exit_json / fail_json."""
+    """Everything ``oci_push`` does, as the logic of ``ConfigSyncModule.run``: returns the result, fails by raising."""
     params = module.params
-    import importlib.util
-    if importlib.util.find_spec("requests") is None:
-        module.fail_json(msg=missing_required_lib("requests"))
+    module.require_library("requests", "requests", load=False)
     wait_for_registry = _load_registry()
-    try:
-        reference, tags, manifest_type = _check_options(params)
-        mount_from = _mount_sources(reference, params["mount_from"])
-        entries = collect_entries(params["src"], params["base"], params["exclude"])
-        _check_not_empty(entries, params)
-    except (OptionError, PackagingError) as exc:
-        module.fail_json(msg=str(exc))
+    reference, tags, manifest_type = _check_options(params)
+    mount_from = _mount_sources(reference, params["mount_from"])
+    entries = collect_entries(params["src"], params["base"], params["exclude"])
+    _check_not_empty(entries, params)
     layer_path = os.path.join(module.tmpdir, "layer.tar.gz")
     title = params["layer_title"] or reference.repository.rsplit("/", 1)[-1] + ".tar.gz"
     try:
@@ -212,19 +175,17 @@ def run(module):
             compression_level=params["compression_level"], annotations=params["annotations"], labels=params["labels"],
             artifact_type=params["artifact_type"], layer_title=title)
     except (PackagingError, IOError, OSError) as exc:
-        module.fail_json(msg="packaging src failed: %s" % exc)
+        raise TaskFailed("packaging src failed: %s" % exc)
     registry = wait_for_registry()
-    if not registry.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"))
     client, credentials = _client(module, reference, registry)
     try:
         plan = push(client, reference, tags, package, check_mode=module.check_mode, mount_from=mount_from)
     except PartialPushError as exc:
-        module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest, tags_at=exc.tags_at)
-    except (registry.RegistryError, RegistryAuthError) as exc:
-        module.fail_json(msg=redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
+        raise TaskFailed(redact(exc, credentials.secrets()), image=str(reference), digest=package.digest, tags_at=exc.tags_at)
+    except ConfigSyncError as exc:  # registry.RegistryError, RegistryAuthError...
+        raise TaskFailed(redact(exc, credentials.secrets()), image=str(reference), digest=package.digest)
     except registry.REQUEST_ERRORS + (IOError, OSError) as exc:  # requests' own errors (TLS to a token realm, bad URLs), local I/O
-        module.fail_json(msg=redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference),
+        raise TaskFailed(redact("registry %s: %s" % (reference.host, exc), credentials.secrets()), image=str(reference),
                          digest=package.digest)
     finally:
         if os.path.exists(layer_path):
@@ -232,4 +193,4 @@ def run(module):
     result = push_result(reference, tags, package, plan, client.stats)
     if not module._diff:
         result.pop("diff")
-    module.exit_json(**result)
+    return result

@@ -14,8 +14,8 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.names im
     validate_sync, workload_identity_member,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import (
-    build_sync_object, ca_cert_secret_problem, expected_commit, reconciler_role_binding, resource_group_path,
-    role_binding_path, stated_mismatches, sync_collection, sync_path, validate_stated,
+    build_sync_object, ca_cert_secret_problem, expected_commit, reconciler_role_binding, resource_group_collection,
+    resource_group_path, role_binding_path, stated_mismatches, sync_collection, sync_path, validate_stated,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import (
     ERROR, evaluate_sync_status, PENDING, RECONCILING, STALLED, SYNCED,
@@ -24,14 +24,15 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions
     auth_for_version, config_management_version, format_version, reconciler_manager_image, RECONCILER_MANAGER_PATH,
     syncing_condition_supported, version_from_image,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.errors import TaskFailed
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.wait import WAIT_DONE, WAIT_FAIL, wait_verdict
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.apply import applied_at, apply_object, delete_object, Outcome
 from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import client_from_params
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import (
-    collection_path, get_optional, list_optional, object_path,
+    get_optional, list_optional, object_path,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
-from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import watch_until
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import WAIT_TIMEOUT, WAIT_UNREACHABLE, watch_until
 
 
 # --- config_sync_source -------------------------------------------------------------------------------------------
@@ -168,10 +169,10 @@ def wait_for_sync(client, params, namespace, applied, result):
         state = evaluate_sync_status(obj, group, syncing_condition_supported=supported)
         result["object"] = obj
     result["sync_status"] = state
-    if verdict == "timeout":
+    if verdict == WAIT_TIMEOUT:
         return "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
             params["wait_timeout"], params["kind"], namespace, params["name"], " at %s" % expected if expected else "", reason)
-    if verdict == "unreachable":
+    if verdict == WAIT_UNREACHABLE:
         # Not Config Sync's fault: the API server the status comes from went quiet.
         return "%s, while waiting for %s %s/%s to be SYNCED%s (wait_timeout %ss)" % (
             reason, params["kind"], namespace, params["name"], " at %s" % expected if expected else "", params["wait_timeout"])
@@ -186,14 +187,13 @@ def run_source(module):
     warning = root_sync_name_warning(params["kind"], params["name"])
     if warning:
         module.warn(warning)
-    validate_stated(params)
+    validate_stated(params)  # the source options that are given (image with expected_digest, dir, period), any state
     if params["state"] == "present":
         # Everything Config Sync checks on the object, before any request (auth auto is resolved later).
         provisional = params["auth"]
         if provisional == "auto":
             provisional = "gcpserviceaccount" if params["gcp_service_account_email"] else "k8sserviceaccount"
         desired_objects(params, namespace, provisional)
-        expected_commit(params["image"], params["expected_digest"])
     client = client_from_params(params)
     if params["state"] == "present":
         applied, outcomes = present(client, params, namespace, check_mode, result, module.warn)
@@ -206,7 +206,7 @@ def run_source(module):
     if params["wait"] and applied is not None and not check_mode:
         failure = wait_for_sync(client, params, namespace, applied, result)
         if failure:
-            module.fail_json(msg=failure, **result)
+            raise TaskFailed(failure, **result)
     return result
 
 
@@ -236,7 +236,7 @@ def read_resource_groups(client, params):
     """All ResourceGroups at once (one request), by (namespace, name)."""
     if not params["resources"]:
         return None
-    path = collection_path("kpt.dev/v1alpha1", "resourcegroups", params["namespace"])
+    path = resource_group_collection(params["namespace"])
     return {(g["metadata"]["namespace"], g["metadata"]["name"]): g for g in list_optional(client, path)}
 
 

@@ -17,8 +17,10 @@ import ipaddress
 
 from urllib.parse import urlsplit
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
-class InsecureTransportError(ValueError):
+
+class InsecureTransportError(ConfigSyncError, ValueError):
     """Credentials would travel unencrypted; the message names the URL and the option that fixes it, never a secret."""
 
 

@@ -118,17 +118,17 @@ def main():
         shared_argspecs=(GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
+    module.run(logic, api_errors(), lambda exc: failure_message(exc, "IAM request failed"))
+
+
+def logic(module):
     params = module.params
-    try:
-        resource = iam.repository_resource(require_project(params), artifact_registry.validate_location(params["location"]),
-                                           artifact_registry.validate_repository_id(params["repository"], "repository"))
-        iam.validate_role(params["role"])
-        iam.validate_members(params["members"])
-        store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)
-        result = iam.ensure_binding(params, store, module.check_mode)
-    except api_errors() as exc:
-        module.fail_json(msg=failure_message(exc, "IAM request failed"))
-    module.exit_json(**result)
+    # Every rule first: a bad option fails before credentials are built or any request is sent.
+    resource = artifact_registry.repository_name(require_project(params), artifact_registry.validate_location(params["location"]),
+                                                 artifact_registry.validate_repository_id(params["repository"], "repository"))
+    wanted = iam.wanted_binding(params)
+    store = iam.RepositoryPolicyStore(artifact_registry.client(params), resource)
+    return iam.ensure_binding(wanted, store, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -260,14 +260,14 @@ def main():
         shared_argspecs=(GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.artifactregistry_v1", "google-cloud-artifact-registry")
-    try:
-        # Rules first: a bad option fails before credentials are built or any request is sent.
-        artifact_registry.wanted_repository(module.params)
-        api = artifact_registry.ArtifactRegistryApi(artifact_registry.client(module.params), timeout=module.params["timeout"])
-        result = artifact_registry.ensure_repository(module.params, api, module.check_mode)
-    except api_errors() as exc:
-        module.fail_json(msg=failure_message(exc, "Artifact Registry request failed"))
-    module.exit_json(**result)
+    module.run(logic, api_errors(), lambda exc: failure_message(exc, "Artifact Registry request failed"))
+
+
+def logic(module):
+    # Rules first: a bad option fails before credentials are built or any request is sent.
+    wanted = artifact_registry.wanted_repository(module.params)
+    api = artifact_registry.ArtifactRegistryApi(artifact_registry.client(module.params), timeout=module.params["timeout"])
+    return artifact_registry.ensure_repository(module.params, wanted, api, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: config_sync_source
 short_description: Make Config Sync sync a cluster or namespace from an OCI image (RootSync / RepoSync)
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Creates, updates or removes a Config Sync C(RootSync) or C(RepoSync) (C(configsync.gke.io/v1beta1)) with
     C(spec.sourceType=oci), through server-side apply with the field manager C(configsync.oci).
@@ -253,8 +253,6 @@ expected_commit:
 from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import CLUSTER_ARGSPEC
-from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
-from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
 
@@ -286,11 +284,7 @@ def main():
     )
     module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC, CLUSTER_ARGSPEC),
                               required_if=[("state", "present", ["image"])])
-    try:
-        result = sync_service.run_source(module)
-    except (ConfigSyncRuleError, KubernetesError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.run(sync_service.run_source)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: config_sync_status
 short_description: What C(nomos status) shows for a cluster, as data
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads every Config Sync C(RootSync) and C(RepoSync) of one cluster (or the ones named) and decides each one's
     status (C(SYNCED), C(PENDING), C(RECONCILING), C(STALLED), C(ERROR)) by the rules of C(nomos status).
@@ -147,7 +147,6 @@ errors:
 from ansible_collections.configsync.oci.plugins.module_utils import sync_service
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.cluster_access import CLUSTER_ARGSPEC, client_from_params
-from ansible_collections.configsync.oci.plugins.module_utils.k8s.errors import KubernetesError
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.kubeconfig import K8S_AUTH_ARGSPEC
 
 
@@ -159,10 +158,11 @@ def main():
         resources=dict(type="bool", default=True),
     )
     module = ConfigSyncModule(argument_spec, shared_argspecs=(K8S_AUTH_ARGSPEC, CLUSTER_ARGSPEC))
-    try:
-        module.exit_json(**sync_service.cluster_status(client_from_params(module.params), module.params))
-    except KubernetesError as exc:
-        module.fail_json(msg=str(exc))
+    module.run(logic)
+
+
+def logic(module):
+    return sync_service.cluster_status(client_from_params(module.params), module.params)
 
 
 if __name__ == "__main__":

@@ -106,16 +106,16 @@ def main():
         shared_argspecs=(GCP_AUTH_ARGSPEC, iam.BINDING_ARGSPEC),
     )
     module.require_library("googleapiclient.discovery", "google-api-python-client")
+    module.run(logic, api_errors(), lambda exc: failure_message(exc, "IAM request failed"))
+
+
+def logic(module):
     params = module.params
-    try:
-        resource = iam.service_account_resource(params.get("project"), iam.validate_service_account(params["service_account"]))
-        iam.validate_role(params["role"])
-        iam.validate_members(params["members"])
-        store = iam.ServiceAccountPolicyStore(iam.iam_service(params), resource)
-        result = iam.ensure_binding(params, store, module.check_mode)
-    except api_errors() as exc:
-        module.fail_json(msg=failure_message(exc, "IAM request failed"))
-    module.exit_json(**result)
+    # Every rule first: a bad option fails before credentials are built or any request is sent.
+    resource = iam.service_account_resource(params["project"], iam.validate_service_account(params["service_account"]))
+    wanted = iam.wanted_binding(params)
+    store = iam.ServiceAccountPolicyStore(iam.iam_service(params), resource)
+    return iam.ensure_binding(wanted, store, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -281,14 +281,40 @@ stats:
   sample: {requests: 4, retries: 0, bytes_uploaded: 0}
 """
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
-from ansible_collections.configsync.oci.plugins.module_utils.push_service import OCI_PUSH_ARGSPEC, run
+from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import REGISTRY_AUTH_ARGSPEC
+from ansible_collections.configsync.oci.plugins.module_utils.oci.constants import DEFAULT_CHUNK_SIZE
+from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import DEFAULT_ARTIFACT_TYPE
+from ansible_collections.configsync.oci.plugins.module_utils.oci.walk import DEFAULT_EXCLUDE
+from ansible_collections.configsync.oci.plugins.module_utils.push_service import run
 
 
 def main():
-    module = ConfigSyncModule(argument_spec=OCI_PUSH_ARGSPEC, shared_argspecs=(GCP_AUTH_ARGSPEC,))
-    run(module)
+    module = ConfigSyncModule(
+        argument_spec=dict(
+            src=dict(type="list", elements="path", required=True),
+            base=dict(type="path"),
+            exclude=dict(type="list", elements="str", default=list(DEFAULT_EXCLUDE)),
+            image=dict(type="str", required=True),
+            tags=dict(type="list", elements="str", default=[]),
+            format=dict(type="str", default="image", choices=["image", "artifact"]),
+            manifest_type=dict(type="str", choices=["docker", "oci"]),
+            artifact_type=dict(type="str", default=DEFAULT_ARTIFACT_TYPE),
+            layer_title=dict(type="str"),
+            annotations=dict(type="dict", default={}),
+            labels=dict(type="dict", default={}),
+            source_date_epoch=dict(type="int", fallback=(env_fallback, ["SOURCE_DATE_EPOCH"])),
+            compression_level=dict(type="int", default=6),
+            mount_from=dict(type="list", elements="str", default=[]),
+            chunk_size=dict(type="int", default=DEFAULT_CHUNK_SIZE),
+            allow_empty=dict(type="bool", default=False),
+        ),
+        shared_argspecs=(GCP_AUTH_ARGSPEC, REGISTRY_AUTH_ARGSPEC),
+    )
+    module.run(run)
 
 
 if __name__ == "__main__":

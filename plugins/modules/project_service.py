@@ -80,7 +80,7 @@ service:
 
 from ansible_collections.configsync.oci.plugins.module_utils.base import ConfigSyncModule
 from ansible_collections.configsync.oci.plugins.module_utils.gcp import service_usage
-from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC, require_project
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import GCP_AUTH_ARGSPEC
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import api_errors, failure_message
 
 
@@ -96,15 +96,14 @@ def main():
         shared_argspecs=(GCP_AUTH_ARGSPEC,),
     )
     module.require_library("google.cloud.service_usage_v1", "google-cloud-service-usage")
+    module.run(logic, api_errors(), lambda exc: failure_message(exc, "Service Usage request failed"))
+
+
+def logic(module):
     params = module.params
-    try:
-        require_project(params)
-        service_usage.validate_service_name(params["service"])
-        api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
-        result = service_usage.ensure_service(params, api, module.check_mode)
-    except api_errors() as exc:
-        module.fail_json(msg=failure_message(exc, "Service Usage request failed"))
-    module.exit_json(**result)
+    name = service_usage.wanted_service(params)  # the rules first: before credentials are built or any request
+    api = service_usage.ServiceUsageApi(params, timeout=params["timeout"])
+    return service_usage.ensure_service(params, name, api, module.check_mode)
 
 
 if __name__ == "__main__":

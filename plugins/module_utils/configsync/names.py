@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
 ROOT_SYNC_KIND = "RootSync"
 REPO_SYNC_KIND = "RepoSync"
@@ -34,7 +35,7 @@ _FLEET_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$|^[a-z0-9.-]+:[a-z][
 INVALID_SYNC_CODE = "KNV1061"
 
 
-class ConfigSyncRuleError(ValueError):
+class ConfigSyncRuleError(ConfigSyncError, ValueError):
     """A value Config Sync would reject; the message reads like Config Sync's own."""
 
 

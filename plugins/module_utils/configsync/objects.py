@@ -20,17 +20,21 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.names im
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import collection_path, object_path
 
 
-CONFIG_SYNC_API_VERSION = "configsync.gke.io/v1beta1"
+API_GROUP = "configsync.gke.io"
+API_VERSION = API_GROUP + "/v1beta1"
 SYNC_PLURALS = {"RootSync": "rootsyncs", "RepoSync": "reposyncs"}
-RESOURCE_GROUPS = collection_path("kpt.dev/v1alpha1", "resourcegroups")
+# The resource-group controller's ResourceGroup (one per sync object, same name and namespace): the inventory of what
+# the sync applied, with each object's status.
+RESOURCE_GROUP_API_VERSION = "kpt.dev/v1alpha1"
+RESOURCE_GROUP_PLURAL = "resourcegroups"
 
 
 def sync_path(kind, namespace, name):
-    return object_path(CONFIG_SYNC_API_VERSION, SYNC_PLURALS[kind], namespace, name)
+    return object_path(API_VERSION, SYNC_PLURALS[kind], namespace, name)
 
 
 def sync_collection(kind, namespace=None):
-    return collection_path(CONFIG_SYNC_API_VERSION, SYNC_PLURALS[kind], namespace)
+    return collection_path(API_VERSION, SYNC_PLURALS[kind], namespace)
 
 
 def role_binding_path(namespace, name):
@@ -38,12 +42,13 @@ def role_binding_path(namespace, name):
 
 
 def resource_group_path(namespace, name):
-    return object_path("kpt.dev/v1alpha1", "resourcegroups", namespace, name)
+    return object_path(RESOURCE_GROUP_API_VERSION, RESOURCE_GROUP_PLURAL, namespace, name)
 
 
-API_GROUP = "configsync.gke.io"
-API_VERSION = API_GROUP + "/v1beta1"
-RESOURCE_GROUP_API_VERSION = "kpt.dev/v1alpha1"
+def resource_group_collection(namespace=None):
+    return collection_path(RESOURCE_GROUP_API_VERSION, RESOURCE_GROUP_PLURAL, namespace)
+
+
 OCI_AUTH_TYPES = ("gcenode", "gcpserviceaccount", "k8sserviceaccount", "none", "token")
 SOURCE_FORMATS = ("hierarchy", "unstructured")
 GCP_SA_SUFFIX = ".iam.gserviceaccount.com"

@@ -6,11 +6,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.status import ERROR, STALLED, SYNCED
-
-
-WAIT_DONE = "done"
-WAIT_FAIL = "fail"
-WAIT_MORE = "wait"
+from ansible_collections.configsync.oci.plugins.module_utils.k8s.watch import WAIT_DONE, WAIT_FAIL, WAIT_MORE
 
 
 def stale_source_error(sync):

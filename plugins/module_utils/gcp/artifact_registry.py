@@ -15,7 +15,7 @@ import json
 import re
 
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import credentials, require_project
-from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, message_to_dict, transient_retry
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpOptionError
 
 # Google Cloud regions plus Artifact Registry's three multi-regions. Artifact Registry's "Repository locations" page
@@ -330,7 +330,7 @@ def canonical_mode_configs(wanted):
         key = _json_key(option)
         if key in wanted:
             try:
-                wanted[key] = _to_dict(_repository_message({key: wanted[key]}, strict=True)).get(key, {})
+                wanted[key] = message_to_dict(_repository_message({key: wanted[key]}, strict=True)).get(key, {})
             except json_format.ParseError as exc:
                 raise ArtifactRegistryRuleError("%s is not a valid %s: %s" % (option, key, exc))
     return wanted
@@ -340,11 +340,6 @@ def _repository_message(body, strict=False):
     from google.cloud import artifactregistry_v1
     # Output-only fields a newer API returns may be unknown to this library version: they are not ours to send anyway.
     return artifactregistry_v1.Repository.from_json(json.dumps(body), ignore_unknown_fields=not strict)
-
-
-def _to_dict(message):
-    from google.protobuf import json_format
-    return json_format.MessageToDict(type(message).pb(message), preserving_proto_field_name=False)
 
 
 class ArtifactRegistryApi(object):
@@ -360,7 +355,7 @@ class ArtifactRegistryApi(object):
     def get(self, name):
         from google.api_core import exceptions
         try:
-            return _to_dict(self.client.get_repository(name=name, retry=self.retry, timeout=60))
+            return message_to_dict(self.client.get_repository(name=name, retry=self.retry, timeout=60))
         except exceptions.NotFound:
             return None
 
@@ -375,13 +370,13 @@ class ArtifactRegistryApi(object):
         except exceptions.Conflict:
             # REST errors map by HTTP status alone, so ALREADY_EXISTS arrives as a plain 409 Conflict.
             return None
-        return _to_dict(operation.result(timeout=self.timeout))
+        return message_to_dict(operation.result(timeout=self.timeout))
 
     def update(self, wanted, paths):
         from google.protobuf import field_mask_pb2
         repository = _repository_message(wanted)
         mask = field_mask_pb2.FieldMask(paths=list(paths))
-        return _to_dict(self.client.update_repository(repository=repository, update_mask=mask, retry=self.retry, timeout=60))
+        return message_to_dict(self.client.update_repository(repository=repository, update_mask=mask, retry=self.retry, timeout=60))
 
     def has_packages(self, name):
         pager = self.client.list_packages(request={"parent": name, "page_size": 1}, retry=self.retry, timeout=60)
@@ -393,11 +388,12 @@ class ArtifactRegistryApi(object):
         self.client.delete_repository(name=name, retry=self.retry, timeout=60).result(timeout=self.timeout)
 
 
-def ensure_repository(params, api, check_mode):
-    """Make the repository match ``params``; returns the module result (raises GcpError on refusals)."""
-    wanted = canonical_mode_configs(wanted_repository(params))
+def ensure_repository(params, wanted, api, check_mode):
+    """Make the repository match ``wanted`` (``wanted_repository(params)``); returns the module result (raises GcpError
+    on refusals)."""
+    wanted = canonical_mode_configs(wanted)
     existing = api.get(wanted["name"])
-    if params.get("state") == "absent":
+    if params["state"] == "absent":
         return _ensure_absent(params, api, check_mode, wanted, existing)
     if existing is None:
         if check_mode:
@@ -441,7 +437,7 @@ def _ensure_absent(params, api, check_mode, wanted, existing):
     if mismatches:
         raise ArtifactRegistryRuleError("repository %s is not the one described (%s): state=absent deletes only a matching "
                                         "repository; nothing was deleted" % (wanted["name"], "; ".join(mismatches)))
-    if not params.get("force") and api.has_packages(wanted["name"]):
+    if not params["force"] and api.has_packages(wanted["name"]):
         raise ArtifactRegistryRuleError("repository %s still holds packages; deleting it deletes them too. Set force=true to "
                                         "delete it anyway" % wanted["name"])
     if not check_mode:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every Google API client of the collection shares: client options with the endpoint override, and the retry
-policy for transient answers.
+"""What every Google API client of the collection shares: client options with the endpoint override, messages as
+API JSON, and the retry policy for transient answers.
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -13,6 +13,12 @@ def client_options(params, api):
     from google.api_core.client_options import ClientOptions
     url = endpoint(params, api)
     return ClientOptions(api_endpoint=url) if url else None
+
+
+def message_to_dict(message):
+    """A generated client's proto-plus message as the API's JSON dictionary (camelCase keys)."""
+    from google.protobuf import json_format
+    return json_format.MessageToDict(type(message).pb(message), preserving_proto_field_name=False)
 
 
 # Transient answers every client layer retries (idempotent calls only): 429 and the 5xx a front end returns

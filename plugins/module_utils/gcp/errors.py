@@ -8,8 +8,10 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
-class GcpError(Exception):
+
+class GcpError(ConfigSyncError):
     """A Google-side problem a module reports with fail_json; the message never holds a secret."""
 
 

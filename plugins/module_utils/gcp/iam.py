@@ -199,15 +199,22 @@ def read_modify_write(get_policy, set_policy, edit, check_mode=False, attempts=D
                    % attempts)
 
 
-def ensure_binding(params, store, check_mode):
-    """Validate the options, run the loop on ``store`` and build the module result."""
-    role = validate_role(params.get("role"))
-    members = validate_members(params.get("members"))
-    state, exclusive = params.get("state") or "present", bool(params.get("exclusive"))
+def wanted_binding(params):
+    """The binding change the options (BINDING_ARGSPEC, defaults applied) ask for, every rule checked, no request:
+    ``{"role", "members", "state", "exclusive"}`` for ``ensure_binding``."""
+    role = validate_role(params["role"])
+    members = validate_members(params["members"])
+    state, exclusive = params["state"], params["exclusive"]
     if exclusive and state == "absent":
         raise IamRuleError("exclusive applies to state=present (it makes the role's members exactly the list given)")
     if not members and not exclusive:
         raise IamRuleError("members is empty: list at least one member (or set exclusive=true to remove all members of the role)")
+    return {"role": role, "members": members, "state": state, "exclusive": exclusive}
+
+
+def ensure_binding(wanted, store, check_mode):
+    """Run the loop on ``store`` for ``wanted`` (``wanted_binding``'s result) and build the module result."""
+    role, members, state, exclusive = wanted["role"], wanted["members"], wanted["state"], wanted["exclusive"]
     result, attempts, conflicts = read_modify_write(
         store.get, store.set, lambda policy: edit_policy(policy, role, members, state, exclusive), check_mode=check_mode)
     return {
@@ -289,10 +296,6 @@ def _api_error(method, resource, exc):
         # Not an API answer (e.g. a refused connection or a token exchange failure): keep its own words.
         return GcpError("%s on %s failed: %s" % (method, resource, exc))
     return GcpError("%s on %s failed: %s" % (method, resource, describe_error(exc)))
-
-
-def repository_resource(project, location, repository):
-    return "projects/%s/locations/%s/repositories/%s" % (project, location, repository)
 
 
 _USER_MANAGED_SA = re.compile(r"^[^@]+@(?P<project>[a-z][a-z0-9-]*)\.iam\.gserviceaccount\.com$")

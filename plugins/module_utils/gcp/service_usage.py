@@ -11,7 +11,7 @@ import time
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import (
     credentials as gcp_credentials, endpoint, require_project,
 )
-from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, transient_retry, TRANSIENT_STATUS
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import client_options, message_to_dict, transient_retry, TRANSIENT_STATUS
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import GcpError, GcpOptionError
 
 # A service name is a DNS name, e.g. artifactregistry.googleapis.com.
@@ -61,11 +61,6 @@ def operation_outcome(operation):
     return True
 
 
-def _to_dict(message):
-    from google.protobuf import json_format
-    return json_format.MessageToDict(type(message).pb(message), preserving_proto_field_name=False)
-
-
 class ServiceUsageApi(object):
     """Service Usage reads and writes. Operations are polled as plain JSON rather than through the library's
     operations client: Service Usage's enable/disable operations carry ``metadata`` of type google.protobuf.Empty
@@ -101,7 +96,7 @@ class ServiceUsageApi(object):
             delay = min(POLL_MAX_DELAY, delay * 2)
 
     def get(self, name):
-        return _to_dict(self.client.get_service(request={"name": name}, retry=self.retry, timeout=60))
+        return message_to_dict(self.client.get_service(request={"name": name}, retry=self.retry, timeout=60))
 
     def enable(self, name):
         self.wait(self.client.enable_service(request={"name": name}, retry=self.retry, timeout=60))
@@ -112,12 +107,15 @@ class ServiceUsageApi(object):
         self.wait(self.client.disable_service(request=request, retry=self.retry, timeout=60))
 
 
-def ensure_service(params, api, check_mode):
-    """Make the service's state match ``params["state"]``; returns the module result."""
-    project = require_project(params)
-    service = validate_service_name(params.get("service"))
-    name = service_resource(project, service)
-    wanted = WANTED_STATE[params.get("state") or "present"]
+def wanted_service(params):
+    """The service's resource name (``projects/P/services/S``) from the options, checked, no request."""
+    return service_resource(require_project(params), validate_service_name(params["service"]))
+
+
+def ensure_service(params, name, api, check_mode):
+    """Make the state of the service ``name`` (``wanted_service``'s result) match ``params["state"]``; returns the
+    module result."""
+    wanted = WANTED_STATE[params["state"]]
     current = api.get(name)
     before = current.get("state", "STATE_UNSPECIFIED")
     changed = before != wanted
@@ -125,7 +123,7 @@ def ensure_service(params, api, check_mode):
         if wanted == "ENABLED":
             api.enable(name)
         else:
-            api.disable(name, bool(params.get("disable_dependent_services")), params.get("check_if_service_has_usage") or "skip")
+            api.disable(name, params["disable_dependent_services"], params["check_if_service_has_usage"])
         current = api.get(name)
     elif changed:
         current = dict(current, state=wanted)
@@ -134,5 +132,6 @@ def ensure_service(params, api, check_mode):
         "name": name,
         "state_before": before,
         "service": current,
-        "diff": {"before": {"service": service, "state": before}, "after": {"service": service, "state": current.get("state")}},
+        "diff": {"before": {"service": params["service"], "state": before},
+                 "after": {"service": params["service"], "state": current.get("state")}},
     }

@@ -5,8 +5,10 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
-class KubernetesError(Exception):
+
+class KubernetesError(ConfigSyncError):
     """An API request failed; ``status`` is the HTTP status (0 when the server was not reached)."""
 
     def __init__(self, message, status=0, reason=None):

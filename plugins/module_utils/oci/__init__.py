@@ -3,7 +3,8 @@
 """OCI packaging and the distribution-spec client behind the ``oci_push`` module.
 
 ``reference`` parses image references; ``walk`` (files and symlink rules), ``tar``, ``gzip``, ``manifest`` and
-``package`` build the deterministic layer, config and manifest (no network); ``auth`` finds credentials and answers
+``package`` build the deterministic layer, config and manifest (no network); ``constants`` holds the defaults the
+option spec and the registry client share; ``auth`` finds credentials and answers
 registry challenges, ``registry`` talks the distribution protocol and ``push`` ties them together into one
 idempotent push.
 """

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Registry credentials: where they come from and how a registry's ``WWW-Authenticate`` challenge is answered.
 
-Pure functions only (no network): the registry client asks ``parse_challenges`` what a 401 wants and
-``RegistryCredentials`` for the user name and password, which it resolves lazily so that an anonymous registry
-never triggers a Google token request.
+No network here: the registry client asks ``parse_challenges`` what a 401 wants and ``RegistryCredentials`` for the
+user name and password, which it resolves lazily so that an anonymous registry never triggers a Google token request.
+Resolving reads the Docker config file and, when it names a credential helper for the host, runs
+``docker-credential-<helper> get`` (``helper_credentials``); a Google token comes from the function the caller passes.
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -16,6 +17,8 @@ import os
 import re
 
 from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
 # The Google user name that Artifact Registry and Container Registry token endpoints accept with an OAuth2 access token.
 GOOGLE_TOKEN_USER = "oauth2accesstoken"
@@ -38,7 +41,7 @@ _PARAM_RE = re.compile(r'\s*(%s)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*(?:,|$)' % 
 _SCHEME_RE = re.compile(r"\s*,?\s*(%s)(?:\s+|$)" % _TOKEN68_OR_SCHEME)
 
 
-class RegistryAuthError(Exception):
+class RegistryAuthError(ConfigSyncError):
     """Credentials are missing, unreadable or refused; the message names the registry and never holds a secret."""
 
 
@@ -186,6 +189,8 @@ def check_options(params):
         load_docker_config(params["docker_config"], required=True)
     ca_cert = params.get("ca_cert")
     if ca_cert:
+        if not os.path.isfile(ca_cert):
+            raise RegistryAuthError("ca_cert %s is not a file" % ca_cert)
         try:
             with open(ca_cert, "rb") as stream:
                 text = stream.read()
@@ -261,7 +266,9 @@ def basic_header(pair):
 
 
 def redact(text, secrets):
-    """``text`` with every secret (and its Basic form) replaced by ``********``: a last guard for error messages."""
+    """``text`` with every occurrence of each secret of 4 characters or more replaced by ``********``: a last guard for
+    error messages. Only the literal values are replaced (not encoded forms such as a Basic header's base64, which no
+    message of the collection includes); shorter values are left as they are."""
     text = str(text)
     for secret in secrets:
         if secret and len(secret) >= 4:

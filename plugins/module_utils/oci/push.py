@@ -12,11 +12,13 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
+
 # Layer descriptor fields that depend on the compressor, not on the files.
 _COMPRESSED_FIELDS = ("digest", "size")
 
 
-class PartialPushError(Exception):
+class PartialPushError(ConfigSyncError):
     """Some tags moved before a manifest PUT failed; ``tags_at`` says where every tag points now."""
 
     def __init__(self, message, tags_at):

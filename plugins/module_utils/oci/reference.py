@@ -10,6 +10,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
+
 # One DNS label, a dotted host name, an optional port; or a bracketed IPv6 address.
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN_RE = re.compile(r"^(?:%s(?:\.%s)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT))
@@ -20,7 +22,7 @@ _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 MAX_NAME_LENGTH = 255
 
 
-class ReferenceError(ValueError):
+class ReferenceError(ConfigSyncError, ValueError):
     """An image reference or tag that a registry would refuse; the message says which part and why."""
 
 
@@ -79,12 +81,17 @@ def validate_digest(digest):
     return digest
 
 
+def looks_like_host(component):
+    """Docker's rule: the first component of a reference is a registry host only when it looks like one (has a '.' or
+    a ':port', is localhost, or is a bracketed IPv6 address)."""
+    return "." in component or ":" in component or component == "localhost" or component.startswith("[")
+
+
 def _split_host(text, remainder):
     if "/" not in remainder:
         raise ReferenceError("image %r has no registry host: write HOST/PATH, e.g. us-docker.pkg.dev/PROJECT/REPO/NAME" % text)
     host, path = remainder.split("/", 1)
-    # Same rule as docker: the first component is a host only when it looks like one.
-    if not ("." in host or ":" in host or host == "localhost" or host.startswith("[")):
+    if not looks_like_host(host):
         raise ReferenceError("image %r has no registry host: %r is a repository path component, not a host name "
                              "(a host has a '.', a ':port' or is localhost)" % (text, host))
     if not _DOMAIN_RE.match(host):

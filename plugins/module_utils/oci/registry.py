@@ -5,7 +5,8 @@
 It answers auth challenges (Docker token flow with or without ``service``, and Basic), checks manifests and blobs
 with HEAD, mounts blobs across repositories, uploads blobs monolithically or in ``Content-Range`` chunks streamed
 from disk, resumes an interrupted upload from the registry's ``Range`` (GET on the upload URL), and retries
-connection resets, 429 and 5xx answers with backoff. Every retry lives here, nowhere else.
+connection resets, 429 and 5xx answers with backoff. Every retry lives here, nowhere else, under one policy
+(``Attempts``).
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -18,19 +19,18 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 try:
     import requests
-    HAS_REQUESTS = True
     REQUEST_ERRORS = (requests.exceptions.RequestException,)
-except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
-    HAS_REQUESTS = False
+except ImportError:  # pragma: no cover - oci_push checks for requests (ConfigSyncModule.require_library) before this loads
     REQUEST_ERRORS = ()
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import (
     basic_header, parse_challenges, redact, RegistryAuthError,
 )
+from ansible_collections.configsync.oci.plugins.module_utils.oci.constants import DEFAULT_CHUNK_SIZE
 from ansible_collections.configsync.oci.plugins.module_utils.oci.manifest import MANIFEST_MEDIA_TYPES
 from ansible_collections.configsync.oci.plugins.module_utils.transport_security import is_loopback, may_send_credentials
 
-DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # Answers that mean "this upload session is gone or out of step" (BLOB_UPLOAD_INVALID/UNKNOWN, DIGEST_INVALID, a
 # range mismatch): the blob is uploaded again from a fresh session, within the retry budget.
@@ -41,7 +41,7 @@ _MAX_RETRY_AFTER = 30.0
 _RANGE_RE = re.compile(r"(\d+)-(\d+)")
 
 
-class RegistryError(Exception):
+class RegistryError(ConfigSyncError):
     """A registry request failed; the message names the registry, the request and the registry's error codes."""
 
     def __init__(self, message, status=None, codes=()):
@@ -56,6 +56,58 @@ class _TransientError(Exception):
     def __init__(self, message, response=None):
         super(_TransientError, self).__init__(message)
         self.response = response  # for its Retry-After, when the registry sent one
+
+
+class Attempts(object):
+    """The registry transport's one retry policy, one budget per operation (``what``, e.g. ``GET /v2/``).
+
+    The first try plus at most ``client.retries`` retries. Before each retry: ``client.backoff`` seconds doubled per
+    retry already made (at most _MAX_BACKOFF), or the registry's ``Retry-After`` when longer (at most
+    _MAX_RETRY_AFTER); each retry counts in ``client.stats["retries"]``. When the budget is spent, ``retry`` raises
+    RegistryError naming the operation, the number of attempts and the last reason (secrets redacted).
+    """
+
+    def __init__(self, client, what):
+        self.client = client
+        self.what = what
+        self.failed = 0  # attempts that failed so far
+
+    @property
+    def left(self):
+        """Whether another retry is allowed."""
+        return self.failed < self.client.retries
+
+    def retry(self, reason, response=None):
+        """Wait before the next attempt (``response``: the answer that failed, for its Retry-After), or raise."""
+        client = self.client
+        if not self.left:
+            raise RegistryError("registry %s: %s failed after %d attempts: %s"
+                                % (client.host, self.what, self.failed + 1, redact(reason, client.credentials.secrets())))
+        client.stats["retries"] += 1
+        delay = min(_MAX_BACKOFF, client.backoff * (2 ** self.failed))
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        if retry_after and retry_after.strip().isdigit():
+            delay = min(_MAX_RETRY_AFTER, max(delay, float(retry_after)))
+        self.failed += 1
+        client.sleep(delay)
+
+    def reset(self):
+        """Progress was made (a chunk landed): the budget starts again."""
+        self.failed = 0
+
+    def send(self, exchange):
+        """``exchange()`` (one request) again after each dropped connection or transient status (429, 5xx) while the
+        budget lasts; returns the last answer, which may still be a transient status when the budget ran out on one."""
+        while True:
+            try:
+                response = exchange()
+            except _TransientError as exc:
+                self.retry(exc)
+                continue
+            if response.status_code in RETRY_STATUSES and self.left:
+                self.retry(response.status_code, response)
+                continue
+            return response
 
 
 def error_codes(response):
@@ -133,8 +185,6 @@ class RegistryClient(object):
 
     def __init__(self, host, credentials, validate_certs=True, ca_cert=None, insecure=False, timeout=60.0, retries=5,
                  chunk_size=DEFAULT_CHUNK_SIZE, backoff=0.5, sleep=time.sleep, session=None):
-        if not HAS_REQUESTS:
-            raise RegistryError("the Python library requests is required")
         self.host = host
         self.credentials = credentials
         self.insecure = insecure
@@ -164,37 +214,28 @@ class RegistryClient(object):
         """Ping ``/v2/`` to pick the scheme (plain HTTP only for loopback or ``insecure``) and learn the auth challenge."""
         may_use_http = self.insecure or is_loopback(self.host)
         scheme = "https"
-        attempt = -1
-        while attempt < self.retries:
-            attempt += 1
+        attempts = Attempts(self, "GET /v2/")
+        while True:
             try:
-                response = self._send("GET", "%s://%s/v2/" % (scheme, self.host))
+                response = attempts.send(lambda url="%s://%s/v2/" % (scheme, self.host): self._send("GET", url))
             except requests.exceptions.SSLError as exc:
                 if may_use_http and scheme == "https" and not _is_certificate_error(exc):
                     scheme = "http"  # the server does not speak TLS at all; switching is not a failed attempt
-                    attempt -= 1
                     continue
                 raise RegistryError("registry %s: TLS failed: %s (set ca_cert to the registry's CA file%s)"
                                     % (self.host, _short(exc), ", or insecure" if not may_use_http else ""))
-            except _TransientError as exc:
-                self._wait(attempt, None, "GET /v2/", exc)
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                self._wait(attempt, response, "GET /v2/", response.status_code)
-                continue
             if response.status_code == 401:
                 self._challenge = response.headers.get("WWW-Authenticate", "")
                 if not self._challenge:
                     raise RegistryAuthError("registry %s answered GET /v2/ with 401 but no WWW-Authenticate challenge" % self.host)
             elif response.status_code in RETRY_STATUSES:
-                raise RegistryError("registry %s: GET /v2/ answered %d after %d attempts" % (self.host, response.status_code, attempt + 1),
-                                    response.status_code)
+                raise RegistryError("registry %s: GET /v2/ answered %d after %d attempts"
+                                    % (self.host, response.status_code, attempts.failed + 1), response.status_code)
             elif response.status_code != 200:
                 raise RegistryError("registry %s does not look like an OCI registry: GET /v2/ answered %d"
                                     % (self.host, response.status_code), response.status_code)
             self.base_url = "%s://%s" % (scheme, self.host)
             return self.base_url
-        raise RegistryError("registry %s cannot be reached after %d attempts" % (self.host, self.retries + 1))
 
     def _authenticate(self, challenge_header):
         challenges = dict(parse_challenges(challenge_header))
@@ -234,19 +275,8 @@ class RegistryClient(object):
                 "registry %s names the token service %s, but the credentials for %s go to another host only over "
                 "https:// (plain http:// only to the registry's own host when it is loopback or insecure is set); "
                 "nothing was sent" % (self.host, _without_query(realm), self.host))
-        response = None
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._send("GET", realm, params=params, auth=pair, authorize=False)
-            except _TransientError as exc:
-                self._wait(attempt, None, "token request", exc)
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.retries:
-                self._wait(attempt, response, "token request", response.status_code)
-                continue
-            break
-        if response is None:
-            raise RegistryAuthError("registry %s: the token service %s cannot be reached" % (self.host, _without_query(realm)))
+        response = Attempts(self, "token request").send(
+            lambda: self._send("GET", realm, params=params, auth=pair, authorize=False))
         if response.status_code in (401, 403):
             if pair:
                 raise RegistryAuthError(redact("registry %s refused the credentials of user %s (from %s): the token service answered %d%s"
@@ -282,17 +312,6 @@ class RegistryClient(object):
                 requests.exceptions.ChunkedEncodingError) as exc:
             raise _TransientError(_short(exc))
 
-    def _wait(self, attempt, response, what, reason):
-        if attempt >= self.retries:
-            raise RegistryError("registry %s: %s failed after %d attempts: %s"
-                                % (self.host, what, attempt + 1, redact(reason, self.credentials.secrets())))
-        self.stats["retries"] += 1
-        delay = min(_MAX_BACKOFF, self.backoff * (2 ** attempt))
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        if retry_after and retry_after.strip().isdigit():
-            delay = min(_MAX_RETRY_AFTER, max(delay, float(retry_after)))
-        self.sleep(delay)
-
     def url(self, path_or_url):
         return urljoin(self.base_url + "/", path_or_url)
 
@@ -304,7 +323,7 @@ class RegistryClient(object):
         """
         url = self.url(path)
         authenticated_now = False
-        attempt = 0
+        attempts = Attempts(self, "%s %s" % (method, _path_of(url)))
         while True:
             if self._authorization is None and self._challenge:
                 self._authenticate(self._challenge)
@@ -315,8 +334,7 @@ class RegistryClient(object):
             except _TransientError as exc:
                 if not retry:
                     raise
-                self._wait(attempt, None, "%s %s" % (method, _path_of(url)), exc)
-                attempt += 1
+                attempts.retry(exc)
                 continue
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
@@ -326,9 +344,8 @@ class RegistryClient(object):
                 self._challenge = challenge
                 self._authorization = None
                 continue
-            if response.status_code in RETRY_STATUSES and retry and attempt < self.retries:
-                self._wait(attempt, response, "%s %s" % (method, _path_of(url)), response.status_code)
-                attempt += 1
+            if response.status_code in RETRY_STATUSES and retry and attempts.left:
+                attempts.retry(response.status_code, response)
                 continue
             if response.status_code in RETRY_STATUSES and not retry:
                 raise _TransientError("%s %s answered %d" % (method, _path_of(url), response.status_code), response)
@@ -429,7 +446,7 @@ class RegistryClient(object):
                 location = opened
             else:
                 self._cancel_upload(opened)
-        failures = 0
+        attempts = Attempts(self, "upload of %s" % blob.digest)
         while True:
             try:
                 if location is None:
@@ -441,8 +458,7 @@ class RegistryClient(object):
                 return "uploaded"
             except _TransientError as exc:
                 # Resuming happens inside the chunked loop; here the upload starts over unless the blob made it.
-                self._wait(failures, exc.response, "upload of %s" % blob.digest, exc)
-                failures += 1
+                attempts.retry(exc, exc.response)
                 location = None
                 if self.blob_exists(repository, blob.digest):
                     return "uploaded"
@@ -466,7 +482,7 @@ class RegistryClient(object):
 
     def _upload_chunked(self, location, blob):
         offset = 0
-        failures = 0
+        attempts = Attempts(self, "PATCH upload of %s" % blob.digest)
         while offset < blob.size:
             length = min(self.chunk_size, blob.size - offset)
             headers = {"Content-Type": "application/octet-stream", "Content-Range": "%d-%d" % (offset, offset + length - 1)}
@@ -478,13 +494,12 @@ class RegistryClient(object):
                 reason = exc
             if reason is not None and (not isinstance(reason, int) or reason in UPLOAD_LOST_STATUSES):
                 # Part of the chunk may have landed: ask the registry where the upload stands and go on from there.
-                self._wait(failures, getattr(reason, "response", None), "PATCH upload of %s" % blob.digest, reason)
-                failures += 1
+                attempts.retry(reason, getattr(reason, "response", None))
                 location, offset = self._upload_progress(location)
                 continue
             if reason is not None:
                 self._fail(response, "PATCH upload of %s" % blob.digest)
-            failures = 0
+            attempts.reset()
             self.stats["bytes_uploaded"] += length
             location = self.url(response.headers.get("Location") or location)
             offset += length
@@ -501,18 +516,18 @@ class RegistryClient(object):
         A registry that cannot resume this upload (distribution cancels one whose size moved past the offset in its
         upload URL) answers 400/404/416; the upload then starts over in ``push_blob``.
         """
-        for attempt in range(self.retries + 1):
+        attempts = Attempts(self, "GET upload status")
+        while True:
             try:
                 response = self.request("GET", location, retry=False)
             except _TransientError as exc:
-                self._wait(attempt, exc.response, "GET upload status", exc)
+                attempts.retry(exc, exc.response)
                 continue
             if response.status_code == 204:
                 return self.url(response.headers.get("Location") or location), parse_range(response.headers.get("Range"))
             if response.status_code in UPLOAD_LOST_STATUSES:
                 raise _TransientError("the upload cannot be resumed (%d %s)" % (response.status_code, ",".join(error_codes(response))))
             self._fail(response, "GET upload status")
-        raise RegistryError("registry %s: the upload status cannot be read" % self.host)
 
 
 def _is_certificate_error(exc):

@@ -11,12 +11,13 @@ import os
 import posixpath
 import stat
 
+from ansible_collections.configsync.oci.plugins.module_utils.errors import ConfigSyncError
 
 DEFAULT_EXCLUDE = (".git",)
 _DEFAULT_EXCLUDE_LIST = list(DEFAULT_EXCLUDE)
 
 
-class PackagingError(ValueError):
+class PackagingError(ConfigSyncError, ValueError):
     """The sources cannot be packaged as asked; the message names the option and path at fault."""
 
 

@@ -6,6 +6,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import G
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.iam import (
     backoff_delay, binding_members, edit_policy, ensure_binding, IamRuleError, member_key, PolicyConflict,
     read_modify_write, service_account_resource, validate_member, validate_members, validate_role, validate_service_account,
+    wanted_binding,
 )
 
 READER = "roles/artifactregistry.reader"
@@ -192,13 +193,19 @@ def test_loop_in_check_mode_and_when_nothing_changes_only_reads():
 def test_ensure_binding_result_and_option_checks():
     server = FakeServer()
     server.resource = "projects/p/locations/us/repositories/r"
-    result = ensure_binding({"role": READER, "members": ["user:a@example.com"], "state": "present"}, server, check_mode=False)
+    # The options as the module passes them: BINDING_ARGSPEC's defaults applied.
+    wanted = wanted_binding({"role": READER, "members": ["user:a@example.com"], "state": "present", "exclusive": False})
+    result = ensure_binding(wanted, server, check_mode=False)
     assert result["changed"] and result["members_after"] == ["user:a@example.com"]
     assert result["diff"] == {"before": {"role": READER, "members": []}, "after": {"role": READER, "members": ["user:a@example.com"]}}
+    requests = (server.reads, server.writes)
     with pytest.raises(IamRuleError, match="exclusive"):
-        ensure_binding({"role": READER, "members": ["user:a@example.com"], "state": "absent", "exclusive": True}, server, False)
+        wanted_binding({"role": READER, "members": ["user:a@example.com"], "state": "absent", "exclusive": True})
     with pytest.raises(IamRuleError, match="members is empty"):
-        ensure_binding({"role": READER, "members": [], "state": "present"}, server, False)
+        wanted_binding({"role": READER, "members": [], "state": "present", "exclusive": False})
+    with pytest.raises(IamRuleError):
+        wanted_binding({"role": "artifactregistry.reader", "members": ["user:a@example.com"], "state": "present", "exclusive": False})
+    assert (server.reads, server.writes) == requests  # the rules send nothing
 
 
 @pytest.mark.parametrize("project, email, expected", [

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import error_messages, is_loopback, parse_range, with_query
@@ -22,11 +26,22 @@ def test_loopback_hosts(host, loopback):
 
 
 def test_module_chunk_size_default_is_the_registry_one():
-    # module.py keeps its own copy so that it need not import the registry client (and requests) up front.
-    from ansible_collections.configsync.oci.plugins.module_utils import push_service as module
-    from ansible_collections.configsync.oci.plugins.module_utils.oci import registry
-    assert module.DEFAULT_CHUNK_SIZE == registry.DEFAULT_CHUNK_SIZE
-    assert module._load_registry()() is registry
+    # One definition, in oci/constants.py, which imports nothing: the module reads it for its option spec without
+    # importing the registry client (and requests), which push_service loads on a thread while it packages.
+    from ansible_collections.configsync.oci.plugins.module_utils import push_service
+    from ansible_collections.configsync.oci.plugins.module_utils.oci import constants, registry
+    from ansible_collections.configsync.oci.plugins.modules import oci_push
+    assert oci_push.DEFAULT_CHUNK_SIZE is constants.DEFAULT_CHUNK_SIZE
+    assert registry.DEFAULT_CHUNK_SIZE is constants.DEFAULT_CHUNK_SIZE
+    assert push_service._load_registry()() is registry
+
+
+def test_the_module_imports_neither_requests_nor_the_registry_client_up_front():
+    code = ("import sys; import ansible_collections.configsync.oci.plugins.modules.oci_push; "
+            "print(sorted(m for m in sys.modules if m == 'requests' or m.endswith('module_utils.oci.registry')))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 class _Answer:
@@ -45,3 +60,67 @@ def test_error_messages_keep_the_registry_words():
     assert error_messages(_Answer({"errors": [{"code": "DENIED", "message": message}]})) == ("DENIED: " + message,)
     assert error_messages(_Answer({"errors": [{"code": "UNAUTHORIZED"}]})) == ("UNAUTHORIZED",)
     assert error_messages(_Answer(None)) == ()
+
+
+class _Retried:
+    def __init__(self, retry_after=None):
+        self.headers = {"Retry-After": retry_after} if retry_after else {}
+
+
+class _NoSession:
+    """No request is sent: only the policy is under test."""
+
+    def __init__(self):
+        self.headers = {}
+
+
+def test_one_retry_policy_backoff_retry_after_budget_and_redaction():
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import RegistryCredentials
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import Attempts, RegistryClient, RegistryError
+    slept = []
+    client = RegistryClient("r.example.com", RegistryCredentials("r.example.com", "u", "s3cret-pw"), retries=7, backoff=0.5,
+                            sleep=slept.append, session=_NoSession())
+    attempts = Attempts(client, "PATCH upload of sha256:1")
+    for _retry in range(6):
+        assert attempts.left
+        attempts.retry(503, _Retried())
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]  # doubled per retry, at most 10 s
+    attempts.retry(429, _Retried("60"))  # the registry's Retry-After when longer, at most 30 s
+    assert slept[-1] == 30.0 and not attempts.left and client.stats["retries"] == 7
+    with pytest.raises(RegistryError) as caught:
+        attempts.retry("connection reset while sending s3cret-pw")
+    assert str(caught.value) == ("registry r.example.com: PATCH upload of sha256:1 failed after 8 attempts: "
+                                 "connection reset while sending ********")
+    assert client.stats["retries"] == 7 and len(slept) == 7  # the refused retry neither counts nor waits
+    attempts.reset()  # progress (a chunk landed): the budget starts again, from the first delay
+    attempts.retry(503)
+    assert attempts.failed == 1 and slept[-1] == 0.5
+
+    none_left = Attempts(RegistryClient("r.example.com", RegistryCredentials("r.example.com"), retries=0, session=_NoSession()),
+                         "GET /v2/")
+    assert not none_left.left
+    with pytest.raises(RegistryError, match="GET /v2/ failed after 1 attempts"):
+        none_left.retry(500)
+
+
+def test_the_policy_resends_after_drops_and_transient_statuses():
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.auth import RegistryCredentials
+    from ansible_collections.configsync.oci.plugins.module_utils.oci.registry import Attempts, RegistryClient, _TransientError
+    client = RegistryClient("r.example.com", RegistryCredentials("r.example.com"), retries=2, sleep=lambda _s: None,
+                            session=_NoSession())
+
+    class Answer(_Retried):
+        def __init__(self, status):
+            super().__init__()
+            self.status_code = status
+
+    answers = [_TransientError("connection reset"), Answer(503), Answer(200)]
+
+    def exchange():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert Attempts(client, "GET /v2/").send(exchange).status_code == 200 and client.stats["retries"] == 2
+    answers[:] = [Answer(502), Answer(502), Answer(502)]
+    assert Attempts(client, "GET /v2/").send(exchange).status_code == 502 and not answers  # the budget's last answer

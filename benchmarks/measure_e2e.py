@@ -1,6 +1,6 @@
 """Measure the e2e harness: set-up time (cold and warm) and the time from oci_push to SYNCED reported by the module.
 
-    ~/.cache/configsync/venv/bin/python tests/integration/e2e/measure_e2e.py [--updates N] [--out FILE]
+    ~/.cache/configsync/venv/bin/python benchmarks/measure_e2e.py [--updates N] [--out FILE]
 
 Cold: the harness's own Config Sync builds (reconciler, reconciler-manager, resource-group) go to an empty folder,
 so they are built first; scripts/build-tools' binaries and Go build cache are already there (build-tools runs first
@@ -19,14 +19,14 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
 
 from harness.ansible_runner import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 from harness.configsync_runner import ConfigSync  # noqa: E402  pylint: disable=wrong-import-position
 from harness.controlplane import ControlPlane  # noqa: E402  pylint: disable=wrong-import-position
 from harness.registry import Registry  # noqa: E402  pylint: disable=wrong-import-position
-from e2e_flow import Flow, namespace_manifest  # noqa: E402  pylint: disable=wrong-import-position
+from integration.e2e.e2e_flow import Flow, namespace_manifest  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def timed(function):
