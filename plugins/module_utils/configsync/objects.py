@@ -18,6 +18,7 @@ from ansible_collections.configsync.oci.plugins.module_utils.configsync.names im
     REPO_SYNC_KIND, ROOT_SYNC_KIND, validate_gcp_service_account_email, validate_sync,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import collection_path, object_path
+from ansible_collections.configsync.oci.plugins.module_utils.oci.reference import ReferenceError, parse_reference
 
 
 API_GROUP = "configsync.gke.io"
@@ -60,11 +61,6 @@ MANAGED_BY = "configsync.oci"
 
 # Go's time.ParseDuration grammar (metav1.Duration): "15s", "1m30s", "1.5h", "0".
 _GO_DURATION = re.compile(r"^(0|[+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|ms|s|m|h))+)$")
-# go-containerregistry name.ParseReference: [registry/]repository[:tag][@sha256:hex].
-_REPOSITORY_PART = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_SHA256_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 
 
 def validate_gcp_service_account_email_for(kind, email):
@@ -80,37 +76,15 @@ def validate_gcp_service_account_email_for(kind, email):
     return email
 
 
-def parse_image_reference(image):
-    """Split an OCI image reference the way oci-sync (go-containerregistry) reads it.
+def parse_image(image):
+    """The sync object's image as oci-sync reads it (no host: Docker Hub's), by the one grammar of oci/reference.py.
 
-    Returns a dict with registry, repository, tag and digest (None when absent). Raises ConfigSyncRuleError for a
-    reference oci-sync could not parse, so the mistake shows up before the RootSync is written.
-
-    >>> parse_image_reference("us-docker.pkg.dev/p/r/ns@sha256:" + "a" * 64)["digest"] == "sha256:" + "a" * 64
-    True
+    Raises ConfigSyncRuleError naming the bad part, so the mistake shows up before the RootSync is written.
     """
-    if not image or image != image.strip():
-        raise ConfigSyncRuleError("image %r is not an OCI image reference" % (image,))
-    rest, digest = image, None
-    if "@" in rest:
-        rest, digest = rest.split("@", 1)
-        if not _SHA256_DIGEST.match(digest):
-            raise ConfigSyncRuleError("image %r: the digest must be sha256: followed by 64 lowercase hex digits" % (image,))
-    tag = None
-    last_slash = rest.rfind("/")
-    if ":" in rest[last_slash + 1:]:
-        rest, tag = rest.rsplit(":", 1)
-        if not _TAG.match(tag):
-            raise ConfigSyncRuleError("image %r: tag %r is not a valid tag" % (image, tag))
-    parts = rest.split("/")
-    registry = None
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        registry = parts.pop(0)
-        if not _REGISTRY.match(registry):
-            raise ConfigSyncRuleError("image %r: registry %r is not a valid host" % (image, registry))
-    if not parts or not all(_REPOSITORY_PART.match(part) for part in parts):
-        raise ConfigSyncRuleError("image %r: repository %r must be lowercase path components" % (image, "/".join(parts)))
-    return {"registry": registry, "repository": "/".join(parts), "tag": tag, "digest": digest}
+    try:
+        return parse_reference(image, require_host=False)
+    except ReferenceError as exc:
+        raise ConfigSyncRuleError(str(exc))
 
 
 def expected_commit(image, expected_digest=None):
@@ -118,7 +92,7 @@ def expected_commit(image, expected_digest=None):
 
     ``expected_digest`` (with or without ``sha256:``) wins; a tag-only image without it has no known commit (None).
     """
-    digest = expected_digest or parse_image_reference(image)["digest"]
+    digest = expected_digest or parse_image(image).digest
     if not digest:
         return None
     hex_part = digest[len("sha256:"):] if digest.startswith("sha256:") else digest
@@ -206,7 +180,7 @@ def validate_oci_source(kind, image, auth, gcp_service_account_email=None, sourc
     """Everything Config Sync checks on spec.oci / spec.sourceFormat of a sourceType oci sync (KNV1061)."""
     if not image:
         raise ConfigSyncRuleError(knv1061('%ss must specify spec.oci.image when spec.sourceType is "oci" (option image)' % kind))
-    parse_image_reference(image)
+    parse_image(image)
     if auth not in OCI_AUTH_TYPES:
         raise ConfigSyncRuleError(knv1061("%ss must specify spec.oci.auth to be one of %s, got auth=%r"
                                           % (kind, ",".join(OCI_AUTH_TYPES), auth)))

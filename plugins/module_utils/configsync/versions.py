@@ -9,7 +9,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError
-from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import parse_image_reference
+from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import parse_image
 from ansible_collections.configsync.oci.plugins.module_utils.k8s.client import get_optional, object_path
 
 
@@ -48,7 +48,7 @@ def parse_version(text):
 def version_from_image(image):
     """The Config Sync version in the reconciler-manager image tag, or None when the image has no version tag."""
     try:
-        tag = parse_image_reference(image)["tag"]
+        tag = parse_image(image).tag
     except ConfigSyncRuleError:
         return None
     return parse_version(tag)

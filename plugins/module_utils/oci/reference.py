@@ -2,8 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Image references (``HOST/PATH:TAG``, ``HOST/PATH@sha256:HEX``) by the grammar of distribution's reference package.
 
-Unlike docker, a reference here must name its registry host: pushing to an implied Docker Hub is never what a
-Config Sync rollout wants, so a missing host is an error rather than a silent default.
+One grammar for every module. A push must name its registry host: pushing to an implied Docker Hub is never what a
+Config Sync rollout wants, so there a missing host is an error. A sync object's image is read as oci-sync reads it
+(go-containerregistry ``name.ParseReference``), where a reference without a host is Docker Hub's
+(``require_host=False``, ``host`` None).
 """
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -37,8 +39,8 @@ class Reference(object):
 
     @property
     def name(self):
-        """``HOST/PATH`` without tag or digest."""
-        return "%s/%s" % (self.host, self.repository)
+        """``HOST/PATH`` (``PATH`` without a host) without tag or digest."""
+        return "%s/%s" % (self.host, self.repository) if self.host else self.repository
 
     def with_tag(self, tag):
         return "%s:%s" % (self.name, tag)
@@ -87,10 +89,13 @@ def looks_like_host(component):
     return "." in component or ":" in component or component == "localhost" or component.startswith("[")
 
 
-def _split_host(text, remainder):
+def _split_host(text, remainder, require_host):
+    first, _slash, rest = remainder.partition("/")
+    if not (rest and looks_like_host(first)) and not require_host:
+        return None, remainder
     if "/" not in remainder:
         raise ReferenceError("image %r has no registry host: write HOST/PATH, e.g. us-docker.pkg.dev/PROJECT/REPO/NAME" % text)
-    host, path = remainder.split("/", 1)
+    host, path = first, rest
     if not looks_like_host(host):
         raise ReferenceError("image %r has no registry host: %r is a repository path component, not a host name "
                              "(a host has a '.', a ':port' or is localhost)" % (text, host))
@@ -109,7 +114,7 @@ def _validate_path(text, path):
                                  "and single separators '.', '_', '__' or '-' between them" % (text, component, hint))
 
 
-def parse_reference(text):
+def parse_reference(text, require_host=True):
     """Parse ``HOST/PATH[:TAG][@sha256:HEX]`` into a Reference, or raise ReferenceError naming the bad part."""
     if not isinstance(text, str) or not text.strip():
         raise ReferenceError("image must be a non-empty reference like HOST/PATH:TAG")
@@ -119,7 +124,7 @@ def parse_reference(text):
     if "@" in remainder:
         remainder, digest = remainder.split("@", 1)
         validate_digest(digest)
-    host, path = _split_host(text, remainder)
+    host, path = _split_host(text, remainder, require_host)
     tag = None
     # A ':' after the last '/' starts the tag; one before it belongs to the host's port.
     if ":" in path.rsplit("/", 1)[-1]:
@@ -129,6 +134,6 @@ def parse_reference(text):
         except ReferenceError as exc:
             raise ReferenceError("image %r: %s" % (text, exc))
     _validate_path(text, path)
-    if len(host) + 1 + len(path) > MAX_NAME_LENGTH:
+    if len(host or "") + 1 + len(path) > MAX_NAME_LENGTH:
         raise ReferenceError("image %r: HOST/PATH is longer than %d characters" % (text, MAX_NAME_LENGTH))
     return Reference(host, path, tag, digest)

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.names import ConfigSyncRuleError, root_sync_name_warning
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.objects import (
-    build_sync_object, expected_commit, parse_image_reference, reconciler_role_binding, validate_period,
+    build_sync_object, expected_commit, parse_image, reconciler_role_binding, validate_period,
 )
 from ansible_collections.configsync.oci.plugins.module_utils.configsync.versions import (
     auth_for_version, parse_version, reconciler_manager_image, version_from_image,
@@ -100,16 +100,20 @@ def test_go_durations_accepted(period):
     ("library/busybox:1.36", {"registry": None, "repository": "library/busybox", "tag": "1.36", "digest": None}),
 ])
 def test_image_references(image, expected):
-    assert parse_image_reference(image) == expected
+    reference = parse_image(image)
+    assert {"registry": reference.host, "repository": reference.repository, "tag": reference.tag,
+            "digest": reference.digest} == expected
 
 
 @pytest.mark.parametrize("image", [
     "", " us-docker.pkg.dev/p/r/pkg:v1", IMAGE + "@sha256:abc", IMAGE + "@md5:" + DIGEST, IMAGE + ":bad tag", IMAGE.upper(),
     "us-docker.pkg.dev/p//pkg:v1",
+    # Go's \w is ASCII: go-containerregistry refuses a tag with other letters.
+    IMAGE + ":v\u00e9",
 ])
 def test_image_references_oci_sync_could_not_parse(image):
     with pytest.raises(ConfigSyncRuleError):
-        parse_image_reference(image)
+        parse_image(image)
 
 
 def test_expected_commit_is_the_digest_hex():

@@ -58,3 +58,21 @@ def test_valid_tags(tag):
 def test_invalid_tags(tag):
     with pytest.raises(ReferenceError):
         validate_tag(tag)
+
+
+@pytest.mark.parametrize("text, host, repository", [
+    ("app:v1", None, "app"),
+    ("library/busybox:1.36", None, "library/busybox"),
+    ("localhost/app:v1", "localhost", "app"),
+    ("us-docker.pkg.dev/p/r/app:v1", "us-docker.pkg.dev", "p/r/app"),
+])
+def test_without_required_host_a_hostless_reference_is_docker_hubs(text, host, repository):
+    ref = parse_reference(text, require_host=False)
+    assert (ref.host, ref.repository, ref.tag) == (host, repository, text.rsplit(":", 1)[1])
+    assert str(ref) == text
+
+
+@pytest.mark.parametrize("text", ["Team/app:v1", "app:v 1", "bad_host.example/a", "app@sha256:123"])
+def test_without_required_host_the_rest_of_the_grammar_holds(text):
+    with pytest.raises(ReferenceError):
+        parse_reference(text, require_host=False)
