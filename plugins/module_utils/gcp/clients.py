@@ -7,6 +7,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import endpoint
+from ansible_collections.configsync.oci.plugins.module_utils.gcp.errors import http_status
 
 
 def client_options(params, api):
@@ -27,13 +28,21 @@ TRANSIENT_STATUS = (429, 500, 502, 503, 504)
 RETRY_DEADLINE = 30.0
 
 
+def is_transient(exc, connection_errors=(ConnectionError,)):
+    """Whether the same call is worth sending again: an answer with a TRANSIENT_STATUS (either client family's error),
+    or a connection lost before any answer."""
+    status = http_status(exc)
+    if status is not None:
+        return status in TRANSIENT_STATUS
+    return isinstance(exc, connection_errors)
+
+
 def transient_retry(deadline=RETRY_DEADLINE):
-    """The google.api_core retry policy for idempotent calls of the generated clients: transient statuses and dropped
-    connections, exponential backoff with jitter from 0.25 s up to 4 s, at most ``deadline`` seconds in all."""
-    from google.api_core import exceptions as core_exceptions
+    """The one retry policy of the Google API calls, generated and discovery clients alike (idempotent calls only):
+    ``is_transient`` answers, exponential backoff with jitter from 0.25 s up to 4 s, at most ``deadline`` seconds in
+    all. A discovery request is wrapped whole: ``transient_retry()(request.execute)()``."""
     from google.api_core import retry as core_retry
     import requests
-    predicate = core_retry.if_exception_type(
-        core_exceptions.TooManyRequests, core_exceptions.InternalServerError, core_exceptions.BadGateway,
-        core_exceptions.ServiceUnavailable, core_exceptions.GatewayTimeout, requests.exceptions.ConnectionError)
-    return core_retry.Retry(predicate=predicate, initial=0.25, maximum=4.0, multiplier=2.0, timeout=deadline)
+    dropped = (ConnectionError, requests.exceptions.ConnectionError)
+    return core_retry.Retry(predicate=lambda exc: is_transient(exc, dropped), initial=0.25, maximum=4.0, multiplier=2.0,
+                            timeout=deadline)

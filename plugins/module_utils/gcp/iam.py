@@ -48,8 +48,6 @@ _PRINCIPAL_URI = re.compile(r"^//[a-z0-9.-]+/\S+$")
 DEFAULT_ATTEMPTS = 15
 DEFAULT_BASE_DELAY = 0.2
 DEFAULT_MAX_DELAY = 8.0
-# Retries of 429/5xx answers for the discovery client (it backs off exponentially by itself).
-NUM_RETRIES = 4
 
 
 class IamRuleError(GcpOptionError):
@@ -274,15 +272,15 @@ class ServiceAccountPolicyStore(object):
     def get(self):
         request = self.service_accounts.getIamPolicy(resource=self.resource, options_requestedPolicyVersion=POLICY_VERSION)
         try:
-            return request.execute(num_retries=NUM_RETRIES)
+            return transient_retry()(request.execute)()
         except api_errors() as exc:
             raise _api_error("getIamPolicy", self.resource, exc)
 
     def set(self, policy):
         request = self.service_accounts.setIamPolicy(resource=self.resource, body={"policy": policy})
         try:
-            # googleapiclient retries 429/5xx itself; the etag makes a repeated write fail with 409 rather than apply twice.
-            request.execute(num_retries=NUM_RETRIES)
+            # Safe to retry: the etag makes a repeated write fail with 409 rather than apply twice.
+            transient_retry()(request.execute)()
         except api_errors() as exc:
             if http_status(exc) == 409:
                 raise PolicyConflict(describe_error(exc))

@@ -142,3 +142,35 @@ def test_errors_of_both_client_families():
     assert describe_error(discovery) == "404 NOT_FOUND Unknown service account"
     assert http_status(ValueError("x")) is None
     assert isinstance(core, api_errors()) and isinstance(discovery, api_errors())
+
+
+def test_one_retry_policy_for_both_client_families():
+    from google.api_core import exceptions
+    from googleapiclient.errors import HttpError
+    import httplib2
+    import requests
+    from ansible_collections.configsync.oci.plugins.module_utils.gcp.clients import is_transient, transient_retry
+
+    def discovery_error(status):
+        return HttpError(httplib2.Response({"status": status}), b"{}")
+    for status in (429, 500, 502, 503, 504):
+        assert is_transient(exceptions.from_http_status(status, "x")) and is_transient(discovery_error(status))
+    for status in (400, 403, 404, 409, 412):
+        assert not is_transient(exceptions.from_http_status(status, "x")) and not is_transient(discovery_error(status))
+    assert is_transient(ConnectionResetError()) and not is_transient(ValueError("x"))
+
+    # A discovery request wrapped whole: two 503s, then the answer.
+    answers = [discovery_error(503), discovery_error(503), {"etag": "BwY="}]
+
+    def execute():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert transient_retry(deadline=5)(execute)() == {"etag": "BwY="} and answers == []
+    # A 409 is the etag loop's business, not the retry's: raised at once.
+    answers[:] = [discovery_error(409), {"etag": "late"}]
+    with pytest.raises(HttpError):
+        transient_retry(deadline=5)(execute)()
+    assert answers == [{"etag": "late"}]
+    assert is_transient(requests.exceptions.ConnectionError(), (requests.exceptions.ConnectionError,))
