@@ -18,6 +18,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
+  - configsync.oci.gcp.CREDENTIALS
   - configsync.oci.iam_binding
   - configsync.oci.attributes
   - configsync.oci.attributes.ACTIONS

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - configsync.oci.k8s
   - configsync.oci.cluster
+  - configsync.oci.gcp.CREDENTIALS
   - configsync.oci.attributes
   - configsync.oci.attributes.INFO
 options:

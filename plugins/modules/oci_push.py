@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - configsync.oci.attributes.ACTIONS
   - configsync.oci.registry
   - configsync.oci.gcp
+  - configsync.oci.gcp.CREDENTIALS
 options:
   src:
     description:

@@ -16,6 +16,7 @@ author:
   - configsync.oci contributors (@configsync)
 extends_documentation_fragment:
   - configsync.oci.gcp
+  - configsync.oci.gcp.CREDENTIALS
   - configsync.oci.attributes
   - configsync.oci.attributes.ACTIONS
 options:

@@ -1,9 +1,6 @@
 import json
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import (
     CLOUD_PLATFORM_SCOPE, credentials, endpoint, require_project, _scopes,
 )
@@ -19,14 +16,6 @@ SCOPE = CLOUD_PLATFORM_SCOPE
 def clean_env(monkeypatch):
     for name in ("GCP_API_ENDPOINT", "GCP_ARTIFACTREGISTRY_ENDPOINT", "GCP_IAM_ENDPOINT", "GCP_IAMCREDENTIALS_ENDPOINT", "GCP_SCOPES"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def key_info():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": pem,
-            "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": "http://127.0.0.1:1/token"}
 
 
 def test_endpoint_precedence(monkeypatch):

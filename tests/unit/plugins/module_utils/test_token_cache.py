@@ -4,25 +4,14 @@ import subprocess
 import sys
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from ansible_collections.configsync.oci.plugins.module_utils.gcp import token_cache
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.auth import CLOUD_PLATFORM_SCOPE, access_token
 from ansible_collections.configsync.oci.plugins.module_utils.gcp.token_cache import (
     EXPIRY_MARGIN, TokenCache, default_dir, identity_key,
 )
 
 NOW = 1000000.0
-
-
-@pytest.fixture(scope="module")
-def key_info():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    # Port 1 refuses connections: any attempt to mint fails, so a returned token can only come from the cache.
-    return {"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": pem,
-            "client_email": "sa@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": "http://127.0.0.1:1/token"}
+# key_info (tests/unit/plugins/module_utils/conftest.py) names a token_uri at port 1, which refuses connections: any
+# attempt to mint fails, so a returned token can only come from the cache.
 
 
 @pytest.fixture(autouse=True)
