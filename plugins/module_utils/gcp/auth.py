@@ -102,6 +102,16 @@ def _service_account_info(params):
         raise GcpAuthError("service_account_file %s is not a JSON service-account key" % path)
 
 
+def _with_token_uri(params, info):
+    """The key's info with the token endpoint the exchange really goes to."""
+    token_endpoint = endpoint(params, "oauth2")
+    if not token_endpoint:
+        return info
+    # The key file names Google's token endpoint (AWX always writes https://oauth2.googleapis.com/token): the token
+    # exchange follows the same endpoint override as every API call (PSC endpoints, emulators).
+    return dict(info, token_uri=token_endpoint.rstrip("/") + "/token")
+
+
 def _access_token_credentials(token):
     """Credentials that carry a given token; when an API answers 401 they say so instead of google-auth's
     "cannot refresh" (a bare token has nothing to refresh with)."""
@@ -123,12 +133,7 @@ def _base_credentials(params, scopes):
             raise GcpAuthError("auth_kind is accesstoken but access_token (or GCP_ACCESS_TOKEN) is not set")
         return _access_token_credentials(params["access_token"])
     if auth_kind == "serviceaccount":
-        info = _service_account_info(params)
-        token_endpoint = endpoint(params, "oauth2")
-        if token_endpoint:
-            # The key file names Google's token endpoint (AWX always writes https://oauth2.googleapis.com/token):
-            # the token exchange follows the same endpoint override as every API call (PSC endpoints, emulators).
-            info = dict(info, token_uri=token_endpoint.rstrip("/") + "/token")
+        info = _with_token_uri(params, _service_account_info(params))
         from google.oauth2 import service_account
         try:
             return service_account.Credentials.from_service_account_info(info, scopes=scopes)
@@ -177,11 +182,9 @@ def access_token(params, cached=True, rejected=None, cache_dir=None):
     directory = cache_dir or token_cache.default_dir()
     if not directory:
         return _mint(params, rejected)
-    info = _service_account_info(params)
-    token_endpoint = endpoint(params, "oauth2")
-    token_uri = token_endpoint.rstrip("/") + "/token" if token_endpoint else info.get("token_uri")
     cache = token_cache.TokenCache(directory)
-    key = token_cache.identity_key(dict(info, token_uri=token_uri), _scopes(params), params.get("impersonate_service_account"))
+    key = token_cache.identity_key(_with_token_uri(params, _service_account_info(params)), _scopes(params),
+                                   params.get("impersonate_service_account"))
     token = cache.get(key)
     if token and token != rejected:
         return token
