@@ -297,7 +297,7 @@ BAD_INPUT = [
      "value of auth must be one of: auto, k8sserviceaccount, gcpserviceaccount, gcenode, none, token, got: basic"),
     ({"name": "token-without-secret", "auth": "token"}, "must also specify spec.oci.secretRef (option secret_ref)"),
     ({"name": "Upper"}, "RootSync name 'Upper' is not a valid Kubernetes name"),
-    ({"name": "bad-image", "image": "us-docker.pkg.dev/p/r/Img:v1"}, "repository 'p/r/Img' must be lowercase"),
+    ({"name": "bad-image", "image": "us-docker.pkg.dev/p/r/Img:v1"}, "path component 'Img' is not valid (repository names are lowercase)"),
     ({"name": "no-image", "image": None}, "state is present but all of the following are missing: image"),
 ]
 
