@@ -1,9 +1,9 @@
-"""The main job on embedded defaults: the seed's whole flow against local stand-ins for Google Cloud and GKE.
+"""The main job on embedded defaults: the whole flow of Google's guide against local stand-ins for Google Cloud and GKE.
 
 Starts the Google API emulator, an OCI registry (standing in for LOCATION-docker.pkg.dev), etcd + kube-apiserver
-with Config Sync's release CRDs, and Config Sync itself (built by scripts/build-tools); runs playbooks/demo.yml through
-the collection's role; prints the real ``nomos status`` and the collection's ``config_sync_status``; then stops
-everything (``--keep`` leaves it running until Ctrl-C).
+with Config Sync's release CRDs, and Config Sync (the emulator, or real Config Sync's binaries with
+``CONFIGSYNC_TIER=real``); runs playbooks/demo.yml through the collection's role; prints ``nomos status`` and the
+collection's ``config_sync_status``; then stops everything (``--keep`` leaves it running until Ctrl-C).
 """
 import argparse
 import contextlib
@@ -53,13 +53,22 @@ def started(server):
 
 @contextlib.contextmanager
 def config_sync(control_plane, workdir):
-    """Config Sync's own controllers (reconciler-manager, reconcilers, resource-group) on the control plane."""
+    """Config Sync's controllers (reconciler-manager, reconcilers, resource-group) on the control plane."""
     from harness.configsync_runner import ConfigSync  # pylint: disable=import-outside-toplevel
     install = ConfigSync(control_plane, workdir, reconciler_polling_period="5s").start()
     try:
         yield install
     finally:
         install.stop()
+
+
+def which_config_sync():
+    """The Config Sync this run uses, in words: the emulator's or real binaries (harness.tools.configsync_tier)."""
+    from harness import tools  # pylint: disable=import-outside-toplevel
+    if tools.configsync_tier() == "real":
+        return "real Config Sync {0} from {1}".format(tools.versions()["CONFIGSYNC_VERSION"], tools.real_configsync_dir())
+    return "the Config Sync emulator (Config Sync {0} behaviour; tests/harness/configsync_emulator)".format(
+        tools.versions()["CONFIGSYNC_VERSION"])
 
 
 def settled_nomos_status(control_plane, timeout=60):
@@ -94,7 +103,7 @@ def main():
         emulator = stack.enter_context(gcp_emulator(workdir))
         registry = stack.enter_context(started(Registry(workdir / "registry")))
         control_plane = stack.enter_context(started(ControlPlane(workdir / "cluster")))
-        say("Starting Config Sync (reconciler-manager, reconcilers, resource-group controller)")
+        say("Starting Config Sync: {0} (reconciler-manager, reconcilers, resource-group controller)".format(which_config_sync()))
         stack.enter_context(config_sync(control_plane, workdir / "config-sync"))
 
         env = dict(os.environ)
@@ -112,11 +121,11 @@ def main():
         say("Running playbooks/demo.yml: API, repository, IAM binding, push, RootSync, wait for SYNCED")
         status = run([str(bin_dir / "ansible-playbook"), str(REPO / "playbooks" / "demo.yml")], env)
 
-        say("nomos status (Config Sync's own CLI)")
+        say("nomos status ({0})".format(which_config_sync()))
         print(settled_nomos_status(control_plane), flush=True)
         say("The collection's view: playbooks/status.yml (configsync.oci.config_sync_status)")
         run([str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(REPO / "playbooks" / "status.yml")], env)
-        say("Demo finished in {0:.0f}s (playbook exit status {1})".format(time.monotonic() - began, status))
+        say("Demo finished in {0:.0f}s on {1} (playbook exit status {2})".format(time.monotonic() - began, which_config_sync(), status))
 
         if args.keep:
             say("Still running. KUBECONFIG={0}  registry={1}  emulator={2}. Ctrl-C stops everything.".format(

@@ -28,3 +28,19 @@ pytest_plugins = (
     "harness.fixtures_k8s",
     "harness.fixtures_configsync",
 )
+
+# Fixtures that run Config Sync (the emulator, or real Config Sync in the real tier): a test using any of them is a
+# `configsync` test, which scripts/test runs once per tier it has.
+CONFIG_SYNC_FIXTURES = frozenset(("config_sync", "nomos", "configsync_tool"))
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    import pytest  # pylint: disable=import-outside-toplevel
+    for item in items:
+        if CONFIG_SYNC_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.configsync)
+
+
+def pytest_report_header(config):  # pylint: disable=unused-argument
+    from harness import tools  # pylint: disable=import-outside-toplevel
+    return "Config Sync tier: {0}".format(tools.configsync_tier())

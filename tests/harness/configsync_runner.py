@@ -42,7 +42,7 @@ API_GROUP = "configsync.gke.io"
 SYNC_RESOURCES = {"RootSync": "rootsyncs", "RepoSync": "reposyncs"}
 RELEASE_IMAGE_REGISTRY = "gcr.io/config-management-release"
 RECONCILER_DEPLOYMENTS = "/apis/apps/v1/namespaces/{0}/deployments".format(CONFIG_SYNC_NAMESPACE)
-RECONCILER_TEMPLATE = "templates/reconciler-manager-configmap.yaml"
+RECONCILER_TEMPLATE = "reconciler-manager-configmap.yaml"
 # Objects of the release manifests that the controllers need: the reconcilers' ClusterRoles, and the
 # reconciler-manager's ServiceAccount with its cluster-admin binding.
 INSTALL_MANIFESTS = ("ns-reconciler-base-cluster-role.yaml", "ns-reconciler-cluster-scope-cluster-role.yaml",
@@ -70,24 +70,18 @@ def configsync_version():
     return tools.versions()["CONFIGSYNC_VERSION"]
 
 
-def configsync_binary(name):
-    """Path of a Config Sync command from scripts/build-tools (its Go module, pinned version; the reconciler and
-    reconciler-manager linked with their metrics listener off so they stay on loopback)."""
+def configsync_command(name):
+    """The argv that runs one Config Sync command (``nomos``, ``oci-sync``, ``reconciler``, ``reconciler-manager``,
+    ``resource-group``) of the tier this run tests: the emulator's, or real Config Sync's (tools.configsync_tier)."""
     try:
-        return tools.tool(name)
+        return tools.configsync_command(name)
     except tools.ToolUnavailable as error:
         raise ConfigSyncUnavailable(str(error))
 
 
 def manifests_dir():
-    """Config Sync's manifests/ files that build-tools extracted from the module (CRDs, roles, templates)."""
-    directory = tools.crd_dir()
-    if not (directory / RECONCILER_TEMPLATE).is_file():
-        try:
-            tools.build("crds")
-        except tools.ToolUnavailable as error:
-            raise ConfigSyncUnavailable(str(error))
-    return directory
+    """Config Sync's release manifests (CRDs, roles, the reconciler Deployment template), read in place."""
+    return tools.manifests_dir()
 
 
 def install_manifests():
@@ -264,7 +258,7 @@ class ConfigSyncReconciler:
 
     def start(self):
         for binary in CONTAINER_BINARIES.values():
-            configsync_binary(binary)  # build failures surface here, not inside the thread
+            configsync_command(binary)  # build failures surface here, not inside the thread
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._supervise, name=repr(self), daemon=True)
@@ -380,7 +374,7 @@ class ConfigSyncReconciler:
                 self.skipped_containers.append(container["name"])
                 continue
             mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in container.get("volumeMounts") or [] if mount["name"] in volumes}
-            argv = [str(configsync_binary(binary))] + [self._translate(arg, mounts) for arg in container.get("args") or []]
+            argv = configsync_command(binary) + [self._translate(arg, mounts) for arg in container.get("args") or []]
             env = base_env(self.dir)
             env["KUBECONFIG"] = str(kubeconfig)
             for variable in container.get("env") or []:
@@ -480,7 +474,7 @@ class ConfigSync:
     def start(self):
         began = time.monotonic()
         for name in ("oci-sync", "nomos", "reconciler", "reconciler-manager", "resource-group"):
-            configsync_binary(name)
+            configsync_command(name)
         self.timings["binaries"] = round(time.monotonic() - began, 3)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._install()
@@ -535,14 +529,14 @@ class ConfigSync:
         if self.reconciler_polling_period:
             manager_env["RECONCILER_POLLING_PERIOD"] = self.reconciler_polling_period
         self.controllers["reconciler-manager"] = EnvServerProcess(
-            "reconciler-manager", [str(configsync_binary("reconciler-manager")), "-v=1"],
+            "reconciler-manager", configsync_command("reconciler-manager") + ["-v=1"],
             self.log_dir / "reconciler-manager.log", manager_env, cwd=manager_dir).start()
         group_dir = self.workdir / "resource-group"
         group_dir.mkdir(exist_ok=True)
         group_env = base_env(group_dir)
         group_env["KUBECONFIG"] = str(self.control_plane.kubeconfig)
         self.controllers["resource-group"] = EnvServerProcess(
-            "resource-group", [str(configsync_binary("resource-group")), "--metrics-addr=0"],
+            "resource-group", configsync_command("resource-group") + ["--metrics-addr=0"],
             self.log_dir / "resource-group.log", group_env, cwd=group_dir).start()
 
     def _watch(self):
@@ -596,7 +590,7 @@ def kubeconfig_context(kubeconfig):
 def nomos_status(control_plane, namespace=None, timeout=60, extra_args=()):
     """``nomos status --contexts=<current context>`` with KUBECONFIG set to the control plane's, as the seed runs it."""
     kubeconfig = str(control_plane.kubeconfig)
-    argv = [str(configsync_binary("nomos")), "status", "--contexts=" + kubeconfig_context(kubeconfig)]
+    argv = configsync_command("nomos") + ["status", "--contexts=" + kubeconfig_context(kubeconfig)]
     if namespace:
         argv.append("--namespace=" + namespace)
     argv.extend(extra_args)

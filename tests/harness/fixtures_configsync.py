@@ -1,15 +1,15 @@
-"""pytest plugin: real Config Sync (reconciler-manager, reconcilers, resource-group controller) on the test control plane.
+"""pytest plugin: Config Sync (reconciler-manager, reconcilers, resource-group controller) on the test control plane.
 
 Fixtures:
-    configsync_tool a function returning the path of a Config Sync command (``configsync_tool("oci-sync")``).
+    configsync_tool a function returning the argv of a Config Sync command (``configsync_tool("oci-sync")``).
     config_sync     session-scoped harness.configsync_runner.ConfigSync, started on first use and stopped at session
                     end. Every RootSync/RepoSync with ``sourceType: oci`` created on the control plane gets a real
                     reconciler. Logs: <basetemp>/configsync/logs/*.log, <basetemp>/configsync/pods/<reconciler>/logs/.
-    nomos           a function running the real ``nomos status`` against the control plane: ``nomos(namespace=None)``
+    nomos           a function running ``nomos status`` against the control plane: ``nomos(namespace=None)``
                     returns a NomosStatus (``.output``, ``.returncode``).
 
-Config Sync comes from scripts/build-tools (its Go module, else the checksum-verified source archive). Where it cannot
-be built, these fixtures raise and the tests that use them error with build-tools' reason: never a skip.
+The commands are the Config Sync emulator's, or real Config Sync's in the real tier (harness.tools.configsync_command).
+Where they cannot be had, these fixtures raise and the tests that use them error with the reason: never a skip.
     e2e_timings     session-scoped dict of measured durations (seconds); written to <basetemp>/e2e-timings.json and
                     printed in the terminal summary.
 """
@@ -40,8 +40,8 @@ def config_sync(control_plane, tmp_path_factory):
 
 @pytest.fixture
 def configsync_tool():
-    """``configsync_tool(name)``: the path of a Config Sync command (built by scripts/build-tools when missing)."""
-    return tools.tool
+    """``configsync_tool(name)``: the argv of a Config Sync command in this run's tier (built when missing)."""
+    return tools.configsync_command
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ import os
 import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# Config Sync's release manifests (data files of the pinned release), read in place.
+MANIFESTS_DIR = pathlib.Path(os.environ.get("CONFIGSYNC_MANIFESTS_DIR", REPO.parent / "shared" / "reference" / "config-sync-1.24.3-manifests"))
 CACHE = pathlib.Path(os.environ.get("CONFIGSYNC_CACHE", pathlib.Path.home() / ".cache" / "configsync"))
 # One tree per working copy, so a CI clone and a developer checkout never point at each other.
 COLLECTIONS_PATH = CACHE / "collections" / hashlib.sha256(str(REPO).encode()).hexdigest()[:12]

@@ -1,16 +1,17 @@
-"""The real binaries the tests run, built from Go modules by ``scripts/build-tools``.
+"""The binaries the tests run, built from Go modules by ``scripts/build-tools``.
 
 ``tool("kube-apiserver")`` returns the path of the pinned binary, building it first when the cache does not
-have it yet; ``crd_paths()`` returns Config Sync's release CRD files (RootSync, RepoSync, ResourceGroup), extracted
-from the pinned release by build-tools. There is no other source of CRDs: where Config Sync cannot be built, this
-raises ToolUnavailable and the tests that need it error.
-Versions come from ``scripts/versions.env``.
+have it yet; ``crd_paths()`` returns Config Sync's release CRD files (RootSync, RepoSync, ResourceGroup), read in
+place from ../shared/reference/. ``configsync_command(name)`` is the argv of one Config Sync command in the tier this
+run tests (``configsync_tier()``): the Config Sync emulator (tests/harness/configsync_emulator, built by build-tools)
+or real Config Sync's binaries (``CONFIGSYNC_BIN_DIR``, or build-tools' ``go install`` where a proxy serves the
+module). Versions come from ``scripts/versions.env``.
 """
 import os
 import pathlib
 import subprocess
 
-from harness.paths import CACHE, REPO
+from harness.paths import CACHE, MANIFESTS_DIR, REPO
 
 BUILD_SCRIPT = REPO / "scripts" / "build-tools"
 VERSIONS_FILE = REPO / "scripts" / "versions.env"
@@ -19,12 +20,12 @@ TOOL_VERSION_KEYS = {
     "kube-apiserver": "KUBERNETES_VERSION",
     "crane": "CRANE_VERSION",
     "oras": "ORAS_VERSION",
-    "nomos": "CONFIGSYNC_VERSION",
-    "oci-sync": "CONFIGSYNC_VERSION",
-    "reconciler": "CONFIGSYNC_VERSION",
-    "reconciler-manager": "CONFIGSYNC_VERSION",
-    "resource-group": "CONFIGSYNC_VERSION",
 }
+# Config Sync's commands, as the harness runs them (the reconciler Pod's containers, the two controllers, nomos).
+CONFIGSYNC_COMMANDS = ("nomos", "oci-sync", "reconciler", "reconciler-manager", "resource-group")
+EMULATOR = "configsync-emulator"
+EMULATOR_SOURCE = REPO / "tests" / "harness" / "configsync_emulator"
+TIERS = ("emulator", "real")
 CRD_FILES = ("rootsync-crd.yaml", "reposync-crd.yaml", "resourcegroup-crd.yaml")
 CONTROL_PLANE_TOOLS = ("etcd", "kube-apiserver")
 
@@ -49,9 +50,49 @@ def version(name):
     return versions()[TOOL_VERSION_KEYS[name]]
 
 
+def emulator_version():
+    """The emulator's cache key: a hash of its sources, the same one scripts/build-tools computes."""
+    result = subprocess.run([str(BUILD_SCRIPT), "--emulator-version"], check=True, stdout=subprocess.PIPE, universal_newlines=True)
+    return result.stdout.strip()
+
+
 def cached_tool_path(name):
     """Where build-tools puts the binary: ``<cache>/tools/<name>-<version>/<name>``."""
+    if name == EMULATOR:
+        return CACHE / "tools" / "{0}-{1}".format(name, emulator_version()) / name
     return CACHE / "tools" / "{0}-{1}".format(name, version(name)) / name
+
+
+def configsync_tier():
+    """Which Config Sync the tests run against: ``emulator`` (the default) or ``real`` (CONFIGSYNC_TIER)."""
+    tier = os.environ.get("CONFIGSYNC_TIER", "emulator")
+    if tier not in TIERS:
+        raise ToolUnavailable("CONFIGSYNC_TIER must be one of {0}, not {1!r}".format(", ".join(TIERS), tier))
+    return tier
+
+
+def real_configsync_dir():
+    """The folder holding real Config Sync's binaries: CONFIGSYNC_BIN_DIR, else where build-tools' ``go install`` put
+    them (where a module proxy serves Config Sync's module); None when neither has all of them."""
+    candidates = [os.environ.get("CONFIGSYNC_BIN_DIR"), str(CACHE / "tools" / "configsync-{0}".format(versions()["CONFIGSYNC_VERSION"]))]
+    for folder in candidates:
+        if folder and all(_is_executable(pathlib.Path(folder) / name) for name in CONFIGSYNC_COMMANDS):
+            return pathlib.Path(folder)
+    return None
+
+
+def configsync_command(name):
+    """The argv of one Config Sync command in this run's tier."""
+    if name not in CONFIGSYNC_COMMANDS:
+        raise ValueError("unknown Config Sync command {0!r}; known: {1}".format(name, ", ".join(CONFIGSYNC_COMMANDS)))
+    if configsync_tier() == "real":
+        folder = real_configsync_dir()
+        if folder is None:
+            raise ToolUnavailable("CONFIGSYNC_TIER=real but real Config Sync is not here: set CONFIGSYNC_BIN_DIR to a folder "
+                                  "holding " + ", ".join(CONFIGSYNC_COMMANDS) + ", or run scripts/build-tools configsync-real "
+                                  "where a module proxy serves " + versions()["CONFIGSYNC_MODULE"])
+        return [str(folder / name)]
+    return [str(tool(EMULATOR)), name]
 
 
 def kubebuilder_assets():
@@ -69,8 +110,8 @@ def assets_dir():
 
 def tool(name):
     """Path of a runnable binary for ``name``, building it through scripts/build-tools when it is missing."""
-    if name not in TOOL_VERSION_KEYS:
-        raise ValueError("unknown tool {0!r}; known: {1}".format(name, ", ".join(sorted(TOOL_VERSION_KEYS))))
+    if name not in TOOL_VERSION_KEYS and name != EMULATOR:
+        raise ValueError("unknown tool {0!r}; known: {1}".format(name, ", ".join(sorted(TOOL_VERSION_KEYS) + [EMULATOR])))
     user_assets = kubebuilder_assets()
     if name in CONTROL_PLANE_TOOLS and user_assets:
         return user_assets / name
@@ -82,18 +123,18 @@ def tool(name):
     return path
 
 
-def crd_dir():
-    return CACHE / "tools" / "configsync-crds-{0}".format(versions()["CONFIGSYNC_VERSION"])
+def manifests_dir():
+    """Config Sync's release manifests (CRDs, reconciler ClusterRoles, the reconciler Deployment template): data files
+    of the pinned release kept beside the checkout in ../shared/reference/, read from there and never copied."""
+    return MANIFESTS_DIR
 
 
 def crd_paths():
-    """Config Sync's RootSync, RepoSync and ResourceGroup CRD files, extracted from the pinned release."""
-    paths = [crd_dir() / name for name in CRD_FILES]
-    if not all(path.is_file() for path in paths):
-        build("crds")
+    """Config Sync's RootSync, RepoSync and ResourceGroup CRD files of the pinned release."""
+    paths = [manifests_dir() / name for name in CRD_FILES]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise ToolUnavailable("Config Sync CRDs missing after scripts/build-tools: " + ", ".join(missing))
+        raise ToolUnavailable("Config Sync's release CRDs are missing: " + ", ".join(missing))
     return paths
 
 

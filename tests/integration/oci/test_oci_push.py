@@ -441,7 +441,8 @@ def test_source_date_epoch_from_the_environment(ansible, registry, repository_na
 
 @pytest.mark.parametrize("options", [{}, {"manifest_type": "oci"}, {"format": "artifact"}], ids=["docker", "oci", "artifact"])
 def test_config_sync_oci_sync_extracts_what_was_pushed(ansible, registry, repository_name, tmp_path, options, configsync_tool):
-    """Config Sync's own oci-sync binary (built from its Go module) pulls the push and lays the tree out by digest."""
+    """Config Sync's oci-sync (the emulator's, or the real one in the real tier) pulls the push and lays the tree out by
+    digest."""
     import subprocess
     oci_sync = configsync_tool("oci-sync")
     tree = make_tree(tmp_path / "tree")
@@ -449,7 +450,7 @@ def test_config_sync_oci_sync_extracts_what_was_pushed(ansible, registry, reposi
     assert not run.failed, run.output
     digest = run.result("push")["digest"]
     root = tmp_path / "oci-sync"
-    synced = subprocess.run([str(oci_sync), "--image=" + registry.ref(repository_name, "v1"), "--root=" + str(root),
+    synced = subprocess.run(oci_sync + ["--image=" + registry.ref(repository_name, "v1"), "--root=" + str(root),
                              "--dest=pkg", "--auth=none", "--one-time"], capture_output=True, text=True, timeout=120, check=False)
     assert synced.returncode == 0, synced.stderr
     package = root / "pkg"

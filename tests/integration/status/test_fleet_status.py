@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness.configsync_runner import configsync_binary, kubeconfig_context
+from harness.configsync_runner import configsync_command, kubeconfig_context
 from harness.fleet import Fleet, configmap_manifest
 from harness.paths import REPO
 from harness.polling import poll
@@ -70,7 +70,7 @@ def chromium(*args):
 
 
 def nomos_for(kubeconfig, namespace=None):
-    argv = [str(configsync_binary("nomos")), "status", "--contexts=" + kubeconfig_context(kubeconfig)]
+    argv = configsync_command("nomos") + ["status", "--contexts=" + kubeconfig_context(kubeconfig)]
     if namespace:
         argv.append("--namespace=" + namespace)
     completed = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, KUBECONFIG=str(kubeconfig)), timeout=120, check=False)
