@@ -450,8 +450,8 @@ def test_config_sync_oci_sync_extracts_what_was_pushed(ansible, registry, reposi
     assert not run.failed, run.output
     digest = run.result("push")["digest"]
     root = tmp_path / "oci-sync"
-    synced = subprocess.run(oci_sync + ["--image=" + registry.ref(repository_name, "v1"), "--root=" + str(root),
-                             "--dest=pkg", "--auth=none", "--one-time"], capture_output=True, text=True, timeout=120, check=False)
+    argv = oci_sync + ["--image=" + registry.ref(repository_name, "v1"), "--root=" + str(root), "--dest=pkg", "--auth=none", "--one-time"]
+    synced = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert synced.returncode == 0, synced.stderr
     package = root / "pkg"
     # Config Sync's commit for an OCI source is the digest hex: the directory the package lands in.
