@@ -5,6 +5,10 @@
                   emulator's default project).
 ``grants``        a Grants helper on a fresh emulator with one Docker repository and a writer identity; it also makes
                   every reconciler container started during the test get the metadata server and the front's proxy/CA.
+``fleet_registration``  the control plane registered as a fleet member in the (fresh) emulator: its service-account
+                  issuer and keys, so the emulator's STS accepts its KSA tokens (harness.fleet_workload_identity).
+``fleet_membership``    that registration plus the Membership CRD and the ``membership`` object in the cluster, so Config
+                  Sync uses fleet Workload Identity; the object is deleted after the test.
 """
 import secrets
 
@@ -12,6 +16,7 @@ import pytest
 
 from harness.ar_docker import ArtifactRegistryDocker
 from harness.configsync_runner import CONFIG_SYNC_NAMESPACE
+from harness.fleet_workload_identity import FleetWorkloadIdentity
 from harness.gke_metadata import GkeMetadataServer
 from harness.polling import poll
 
@@ -79,3 +84,19 @@ def grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path):
     helper = Grants(ansible, gcp, ar_front, gke_metadata, control_plane, tmp_path, "grants-" + secrets.token_hex(3))
     helper.set_up()
     return helper
+
+
+@pytest.fixture
+def fleet_registration(gcp, control_plane):
+    fleet = FleetWorkloadIdentity(control_plane, None, gcp)
+    fleet.register()
+    return fleet
+
+
+@pytest.fixture
+def fleet_membership(grants, config_sync, control_plane):
+    fleet = FleetWorkloadIdentity(control_plane, config_sync, grants.gcp).set_up()
+    try:
+        yield fleet
+    finally:
+        fleet.remove_membership()

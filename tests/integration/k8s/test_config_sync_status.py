@@ -2,11 +2,13 @@
 
 The status objects (sync_objects.py) are shaped as Config Sync 1.24 writes them and are written through the status
 subresource, as the reconciler does, on ``bare_control_plane`` where no Config Sync controller rewrites them. STALLED
-comes from the real reconciler-manager on ``control_plane`` (test_stalled_with_knv1061).
+comes from the reconciler-manager (the emulator's, or the real one in the real tier) on ``control_plane``
+(test_stalled_with_knv1061).
 """
 import uuid
 
 import kubernetes
+import pytest
 
 from harness.polling import poll
 
@@ -156,7 +158,7 @@ def test_unreachable_cluster_is_named(ansible):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
-# The same verdicts as the real `nomos status` (built from Config Sync's source at the pinned version)
+# The same verdicts as `nomos status` (the emulator's, or the real one in the real tier)
 # ----------------------------------------------------------------------------------------------------------------------
 
 def nomos_statuses(kubeconfig):
@@ -165,9 +167,8 @@ def nomos_statuses(kubeconfig):
     import re
     import subprocess
     from harness import tools
-    nomos = tools.tool("nomos")
     env = dict(os.environ, KUBECONFIG=str(kubeconfig))
-    output = subprocess.run([str(nomos), "status"], env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    output = subprocess.run(tools.configsync_command("nomos") + ["status"], env=env, capture_output=True, text=True, timeout=120, check=True).stdout
     lines = [line.strip() for line in output.splitlines()]
     found = {}
     for index, line in enumerate(lines):
@@ -180,6 +181,7 @@ def nomos_statuses(kubeconfig):
     return found, output
 
 
+@pytest.mark.configsync
 def test_same_verdicts_as_nomos_status(ansible, k8s_env, custom, bare_control_plane):
     shapes = {
         "n-synced": lambda: synced_status(PINNED, DIGEST),
