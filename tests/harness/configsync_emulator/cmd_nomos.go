@@ -1,0 +1,5 @@
+package main
+
+import "configsync.test/emulator/internal/nomos"
+
+func init() { commands["nomos"] = nomos.Main }

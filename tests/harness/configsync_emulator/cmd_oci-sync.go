@@ -1,0 +1,5 @@
+package main
+
+import "configsync.test/emulator/internal/ocisync"
+
+func init() { commands["oci-sync"] = ocisync.Main }

@@ -1,0 +1,5 @@
+package main
+
+import "configsync.test/emulator/internal/reconciler"
+
+func init() { commands["reconciler"] = reconciler.Main }
