@@ -21,6 +21,11 @@ What the front does, as Artifact Registry does (facts and sources: docs/emulator
   headers are rewritten back to the front's host.
 
 ``requests()`` is the front's log: method, host, path, status, error code, the Basic user name and the IAM member.
+
+The same router also tunnels ``sts.googleapis.com`` and ``iamcredentials.googleapis.com`` (fleet Workload Identity's
+token exchange and service-account impersonation) to ``GoogleApiServer``, a TLS front (certificate from the same CA)
+that passes each request unchanged to the Google API emulator, which serves both APIs (tests/harness/gcp_sts.py,
+gcp_emulator.py). ``api_requests()`` is its log: host, method, path, status.
 """
 import base64
 import binascii
@@ -48,6 +53,9 @@ from harness.process import LOOPBACK
 from harness.registry import CertificateAuthority
 
 AR_DOCKER_HOST = re.compile(r"^([a-z0-9-]+)-docker\.pkg\.dev$")
+# Google API hosts whose requests go to the emulator as they are (its paths are the APIs' own).
+GOOGLE_API_HOSTS = ("sts.googleapis.com", "iamcredentials.googleapis.com")
+GOOGLE_API_HOST = re.compile(r"^(sts|iamcredentials)\.googleapis\.com$")
 TOKEN_USERS = ("oauth2accesstoken", "_token", "_dcgcloud_token")
 KEY_USERS = ("_json_key", "_json_key_base64")
 SYSTEM_CA_BUNDLE = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
@@ -384,6 +392,74 @@ class FrontServer(QuietServer):
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
 
+class GoogleApiHandler(FrontHandler):
+    """One request to a Google API host, passed to the emulator unchanged (path, query, headers, body) and its answer
+    passed back; the emulator tells the APIs apart by path."""
+
+    server_version = "ESF"
+
+    def dispatch(self):
+        api = self.server.api
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        body = self.read_body()
+        entry = {"host": host, "method": self.command, "path": urllib.parse.urlsplit(self.path).path}
+        if not GOOGLE_API_HOST.match(host):
+            entry["status"] = self.send_raw(404, [("Content-Type", "text/plain")], b"unknown host\n")
+        else:
+            entry["status"] = self.forward_to_emulator(api, host, body)
+        api.record(entry)
+
+    def forward_to_emulator(self, api, host, body):
+        headers = {name: value for name, value in self.headers.items()
+                   if name.lower() not in HOP_HEADERS and name.lower() != "content-length"}
+        headers["Host"] = host
+        connection = http.client.HTTPConnection(api.emulator_host, api.emulator_port, timeout=60)
+        try:
+            connection.request(self.command, self.path, body=body if body or self.command in ("POST", "PUT", "PATCH") else None,
+                               headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            out = [(name, value) for name, value in response.getheaders()
+                   if name.lower() not in HOP_HEADERS and name.lower() != "content-length"]
+            return self.send_raw(response.status, out, data)
+        except OSError as error:
+            return self.send_raw(502, [("Content-Type", "text/plain")], "emulator unreachable: {0}\n".format(error).encode())
+        finally:
+            connection.close()
+
+    def send_raw(self, status, headers, data):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        return status
+
+
+class GoogleApiServer(QuietServer):
+    """TLS for ``GOOGLE_API_HOSTS`` in front of the emulator; ``requests()`` is its log (host, method, path, status)."""
+
+    def __init__(self, emulator_endpoint, context):
+        super().__init__((LOOPBACK, 0), GoogleApiHandler)
+        self.api = self
+        parsed = urllib.parse.urlsplit(emulator_endpoint)
+        self.emulator_host, self.emulator_port = parsed.hostname, parsed.port
+        self.log = []
+        self.log_lock = threading.Lock()
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def record(self, entry):
+        entry["time"] = time.time()
+        with self.log_lock:
+            self.log.append(entry)
+
+    def requests(self):
+        with self.log_lock:
+            return [dict(entry) for entry in self.log]
+
+
 class RouterHandler(BaseHTTPRequestHandler):
     """CONNECT host:443 -> the local server for that host; anything else is refused, so no request leaves the machine."""
 
@@ -485,7 +561,9 @@ class ArtifactRegistryDocker:
 
     def __init__(self, workdir, emulator_endpoint, upstream, token_lifetime=MAX_TOKEN_LIFETIME):
         self.workdir = pathlib.Path(workdir)
+        self.emulator_endpoint = emulator_endpoint
         self.emulator = EmulatorClient(emulator_endpoint)
+        self.api_server = None
         self.upstream = upstream
         self.upstream_port = upstream.port
         self.token_lifetime = token_lifetime
@@ -508,17 +586,30 @@ class ArtifactRegistryDocker:
         self.server = FrontServer(self, context)
         threading.Thread(target=self.server.serve_forever, name="ar-docker-front", daemon=True).start()
         self.router.add_route(AR_DOCKER_HOST.pattern, (LOOPBACK, self.server.server_address[1]))
+        api_cert, api_key = self.ca.issue("googleapis.com", dns_names=GOOGLE_API_HOSTS)
+        api_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        api_context.load_cert_chain(str(api_cert), str(api_key))
+        self.api_server = GoogleApiServer(self.emulator_endpoint, api_context)
+        threading.Thread(target=self.api_server.serve_forever, name="google-api-front", daemon=True).start()
+        self.router.add_route(GOOGLE_API_HOST.pattern, (LOOPBACK, self.api_server.server_address[1]))
         self.router.start()
         return self
 
     def stop(self):
         self.router.stop()
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        for server in (self.server, self.api_server):
+            if server:
+                server.shutdown()
+                server.server_close()
+
+    def api_requests(self):
+        """The Google API front's log: requests to sts.googleapis.com / iamcredentials.googleapis.com (host, method,
+        path, status); the emulator's own request log has their bodies (credentials redacted)."""
+        return self.api_server.requests() if self.api_server else []
 
     def env(self):
-        """What a process needs to reach ``*-docker.pkg.dev`` here: the proxy (loopback bypasses it) and the CA."""
+        """What a process needs to reach ``*-docker.pkg.dev``, ``sts.googleapis.com`` and ``iamcredentials.googleapis.com``
+        here: the proxy (loopback bypasses it) and the CA."""
         bundle = str(self.ca_bundle)
         return {"HTTPS_PROXY": self.router.url, "https_proxy": self.router.url, "NO_PROXY": "127.0.0.1,localhost,::1",
                 "no_proxy": "127.0.0.1,localhost,::1", "SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle}

@@ -9,8 +9,10 @@ scripts/build-tools from the pinned Config Sync module, and plays only the parts
 * the reconciler Pods: ``ConfigSyncReconciler`` reads a reconciler Deployment the reconciler-manager created and runs
   its ``oci-sync`` and ``reconciler`` containers as processes, with the container's own args and env (``valueFrom``
   Secret keys read as the kubelet reads them); the Pod's emptyDir volumes (/repo, /reconciler-signals, /.kube) become
-  directories and its Secret volumes (the ``ca-cert`` of caCertSecretRef) directories holding the Secret's keys, and
-  the reconciler talks to the API server as the
+  directories, its Secret volumes (the ``ca-cert`` of caCertSecretRef) directories holding the Secret's keys, and its
+  projected volumes (fleet Workload Identity's ``gcp-ksa``) directories holding what the kubelet writes there: a
+  service-account token from the TokenRequest API and downward-API annotations. The reconciler talks to the API server
+  as the
   Deployment's ServiceAccount (kubeconfig impersonation), so RBAC is enforced as in a cluster. Like the Deployment
   controller + kubelet it restarts exited processes, recreates the Pod (fresh volumes) when the template changes
   (strategy Recreate), and reports the Deployment available in its status: that is the only status written here.
@@ -27,6 +29,7 @@ import base64
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import threading
@@ -128,6 +131,14 @@ class Api:
                                    headers={"Content-Type": "application/apply-patch+yaml"}, timeout=30)
         if response.status_code >= 300:
             raise ConfigSyncRunnerError("apply {0} failed: HTTP {1} {2}".format(path, response.status_code, response.text[:500]))
+        return response.json()
+
+    def post(self, path, body):
+        response = self.http.post(self.server + path, json=body, timeout=30)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 300:
+            raise ConfigSyncRunnerError("post {0} failed: HTTP {1} {2}".format(path, response.status_code, response.text[:500]))
         return response.json()
 
     def merge_patch(self, path, body):
@@ -317,9 +328,11 @@ class ConfigSyncReconciler:
             raise ConfigSyncRunnerError("Secret {0}/{1} not found (the Pod cannot start)".format(CONFIG_SYNC_NAMESPACE, name))
         return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
-    def _volume_dirs(self, spec):
+    def _volume_dirs(self, template):
         """Each emptyDir volume of the Pod is a fresh directory shared by the containers that mount it; a Secret volume
-        is a directory holding the Secret's keys (or the listed items) as files."""
+        is a directory holding the Secret's keys (or the listed items) as files; a projected volume a directory holding
+        its sources' files (``_projected``)."""
+        spec = template["spec"]
         dirs = {}
         for volume in spec.get("volumes") or []:
             path = self.dir / "volumes" / volume["name"]
@@ -327,17 +340,104 @@ class ConfigSyncReconciler:
                 path.mkdir(parents=True, exist_ok=True)
                 dirs[volume["name"]] = path
             elif "secret" in volume:
-                data = self._secret(volume["secret"]["secretName"])
-                items = volume["secret"].get("items") or [{"key": key, "path": key} for key in data]
                 path.mkdir(parents=True, exist_ok=True)
-                for item in items:
-                    if item["key"] not in data:
-                        raise ConfigSyncRunnerError("Secret {0} has no key {1}".format(volume["secret"]["secretName"], item["key"]))
-                    target = path / item["path"]
-                    target.write_bytes(data[item["key"]])
-                    target.chmod(0o600)
+                self._write_secret_items(path, volume["secret"], 0o600)
+                dirs[volume["name"]] = path
+            elif "projected" in volume:
+                path.mkdir(parents=True, exist_ok=True)
+                self._projected(path, volume, template)
                 dirs[volume["name"]] = path
         return dirs
+
+    def _write_secret_items(self, path, source, mode):
+        data = self._secret(source["secretName"] if "secretName" in source else source["name"])
+        items = source.get("items") or [{"key": key, "path": key} for key in data]
+        for item in items:
+            if item["key"] not in data:
+                raise ConfigSyncRunnerError("Secret {0} has no key {1}".format(source.get("secretName") or source.get("name"), item["key"]))
+            self._write_file(path / item["path"], data[item["key"]], item.get("mode", mode))
+
+    @staticmethod
+    def _write_file(target, data, mode):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(mode)
+
+    def _projected(self, path, volume, template):
+        """What the kubelet writes into a projected volume: for a ``serviceAccountToken`` source a token of the Pod's
+        ServiceAccount from the TokenRequest API (its audience and expirationSeconds; the kubelet would also bind it to
+        the Pod object, which does not exist here); for ``downwardAPI`` items the Pod's field (``metadata.annotations[..]``,
+        ``metadata.labels[..]``, ``metadata.name``/``namespace``, from the Pod template); for ``secret`` sources the
+        Secret's items. File modes: the item's ``mode``, else ``defaultMode`` (0644).
+
+        One harness liberty: a downward-API value that is JSON has the container paths of this volume's mounts inside
+        it rewritten to the volume's directory (as container args and env are), because the containers run as local
+        processes without their mount namespace: fleet Workload Identity's credential file names
+        /var/run/secrets/tokens/gcp-ksa/token."""
+        projected = volume["projected"]
+        default_mode = projected.get("defaultMode", 0o644)
+        mounts = {mount["mountPath"]: path for container in template["spec"].get("containers") or []
+                  for mount in container.get("volumeMounts") or [] if mount["name"] == volume["name"]}
+        for source in projected.get("sources") or []:
+            if "serviceAccountToken" in source:
+                token_source = source["serviceAccountToken"]
+                token = self._service_account_token(template["spec"].get("serviceAccountName") or "default",
+                                                    token_source.get("audience"), token_source.get("expirationSeconds", 3600))
+                self._write_file(path / token_source["path"], token.encode(), default_mode)
+            elif "downwardAPI" in source:
+                for item in source["downwardAPI"].get("items") or []:
+                    value = self._translate_content(self._pod_field(template, item), mounts)
+                    self._write_file(path / item["path"], value.encode(), item.get("mode", default_mode))
+            elif "secret" in source:
+                self._write_secret_items(path, source["secret"], default_mode)
+            else:
+                raise ConfigSyncRunnerError("projected volume {0}: source {1} is not supported by the harness".format(
+                    volume["name"], sorted(source)))
+
+    def _service_account_token(self, service_account, audience, expiration_seconds):
+        """A token for the Pod's ServiceAccount from the API server's TokenRequest API, as the kubelet requests it."""
+        spec = {"expirationSeconds": int(expiration_seconds)}
+        if audience:
+            spec["audiences"] = [audience]
+        answer = self.api.post("/api/v1/namespaces/{0}/serviceaccounts/{1}/token".format(CONFIG_SYNC_NAMESPACE, service_account),
+                               {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+        if answer is None:
+            raise ConfigSyncRunnerError("ServiceAccount {0}/{1} not found (the Pod cannot start)".format(CONFIG_SYNC_NAMESPACE,
+                                                                                                       service_account))
+        return answer["status"]["token"]
+
+    @staticmethod
+    def _pod_field(template, item):
+        field_path = (item.get("fieldRef") or {}).get("fieldPath")
+        if not field_path:
+            raise ConfigSyncRunnerError("downwardAPI item {0}: only fieldRef is supported by the harness".format(item.get("path")))
+        metadata = template.get("metadata") or {}
+        match = re.match(r"^metadata\.(annotations|labels)\['(.+)'\]$", field_path)
+        if match:
+            return (metadata.get(match.group(1)) or {}).get(match.group(2), "")
+        if field_path == "metadata.namespace":
+            return CONFIG_SYNC_NAMESPACE
+        if field_path == "metadata.name":
+            return metadata.get("name") or ""
+        raise ConfigSyncRunnerError("downwardAPI fieldPath {0} is not supported by the harness".format(field_path))
+
+    @classmethod
+    def _translate_content(cls, value, mounts):
+        """A JSON value with the strings naming a path under one of ``mounts`` rewritten to the local directory."""
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return value
+        if not isinstance(document, (dict, list)):
+            return value
+
+        def walk(node):
+            if isinstance(node, dict):
+                return {key: walk(item) for key, item in node.items()}
+            if isinstance(node, list):
+                return [walk(item) for item in node]
+            return cls._translate(node, mounts) if isinstance(node, str) and node.startswith("/") else node
+        return json.dumps(walk(document), separators=(",", ":"), sort_keys=False)
 
     def _env_value(self, variable, mounts):
         if "value" in variable:
@@ -365,7 +465,7 @@ class ConfigSyncReconciler:
     def _start_pod(self, deployment):
         spec = deployment["spec"]["template"]["spec"]
         shutil.rmtree(str(self.dir / "volumes"), ignore_errors=True)
-        volumes = self._volume_dirs(spec)
+        volumes = self._volume_dirs(deployment["spec"]["template"])
         kubeconfig = impersonating_kubeconfig(self.control_plane.kubeconfig, self.dir / "kubeconfig", spec["serviceAccountName"])
         self.processes, self.skipped_containers = {}, []
         for container in spec["containers"]:

@@ -7,6 +7,9 @@ Served on one 127.0.0.1 port, so every client library can be pointed at it with 
 - IAM v1: projects.serviceAccounts get / getIamPolicy (POST) / setIamPolicy.
 - Service Usage v1: services get / list / enable (LRO) / disable (LRO) / batchEnable (LRO), operations get.
 - OAuth2 ``/token`` (JWT-bearer grant of a service-account key) and self-signed JWTs as bearer tokens.
+- Security Token Service v1 ``/v1/token`` (fleet Workload Identity's token exchange, tests/harness/gcp_sts.py) and
+  IAM Service Account Credentials v1 ``projects.serviceAccounts.generateAccessToken``; clients reach them under their
+  real host names through the harness's HTTPS front (tests/harness/ar_docker.py).
 
 Test control lives under ``/__emulator/`` (request log, reset, seeding, fault and latency injection);
 see docs/emulator.md. Run it with ``python tests/harness/gcp_emulator.py --port 0 --port-file F``.
@@ -35,8 +38,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 try:
-    from harness import gke_fleet
+    from harness import gcp_sts, gke_fleet
 except ImportError:  # run as a script from tests/harness
+    import gcp_sts  # pylint: disable=import-error
     import gke_fleet  # pylint: disable=import-error
 
 # --------------------------------------------------------------------------------------------------
@@ -1058,6 +1062,59 @@ def authorize(emulator, body):
 
 
 # --------------------------------------------------------------------------------------------------
+# IAM Service Account Credentials v1 (iamcredentials.googleapis.com)
+# --------------------------------------------------------------------------------------------------
+
+GET_ACCESS_TOKEN_DENIED = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist)."
+DEFAULT_SA_TOKEN_LIFETIME = 3600
+MAX_SA_TOKEN_LIFETIME = 3600
+DURATION = re.compile(r"^([0-9]+)(?:\.([0-9]{1,9}))?s$")
+
+
+class IamCredentials:
+    """projects.serviceAccounts.generateAccessToken: a token for a service account, to a caller that holds
+    ``iam.serviceAccounts.getAccessToken`` on it (roles/iam.workloadIdentityUser or roles/iam.serviceAccountTokenCreator
+    in the account's own policy; the emulator holds no project policies). Service account impersonation of Google's
+    libraries (e.g. an ``external_account`` credential's ``service_account_impersonation_url``) calls it."""
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def generate_access_token(self, ctx, project_ref, account):
+        found = self.emulator.service_accounts.get(account.lower())
+        if found is None:
+            found = next((sa for sa in self.emulator.service_accounts.values() if sa["uniqueId"] == account), None)
+        member = principal_member(ctx.principal)
+        # An account that does not exist answers like one the caller may not use ("or it may not exist").
+        if found is None or project_ref != "-" or not policy_grants(found.get("_policy"), member, SA_GET_ACCESS_TOKEN):
+            raise ApiError("PERMISSION_DENIED", GET_ACCESS_TOKEN_DENIED,
+                           [error_info("IAM_PERMISSION_DENIED", "iam.googleapis.com", {"permission": SA_GET_ACCESS_TOKEN})])
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        for name in body:
+            if name not in ("scope", "lifetime", "delegates"):
+                raise unknown_field_error(name, "")
+        scopes = body.get("scope") or []
+        if not scopes:
+            raise ApiError("INVALID_ARGUMENT", "Scope required.")
+        lifetime = DEFAULT_SA_TOKEN_LIFETIME
+        if body.get("lifetime"):
+            match = DURATION.match(str(body["lifetime"]))
+            if not match:
+                raise ApiError("INVALID_ARGUMENT", 'Invalid value at \'lifetime\' (type.googleapis.com/google.protobuf.Duration), '
+                                                   'Field \'lifetime\', Illegal duration format; duration must end with \'s\'')
+            lifetime = int(match.group(1))
+            if lifetime <= 0 or lifetime > MAX_SA_TOKEN_LIFETIME:
+                raise ApiError("INVALID_ARGUMENT", "The lifetime of the requested token must be between 1s and {0}s.".format(
+                    MAX_SA_TOKEN_LIFETIME))
+        if body.get("delegates"):
+            raise ApiError("INVALID_ARGUMENT", "Delegation chains are not emulated.")
+        token = self.emulator.issue_token(found["email"], lifetime)
+        self.emulator.tokens[token]["source"] = "generateAccessToken"
+        expire = datetime.fromtimestamp(self.emulator.tokens[token]["expires"], timezone.utc)
+        return {"accessToken": token, "expireTime": expire.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+# --------------------------------------------------------------------------------------------------
 # Service Usage v1
 # --------------------------------------------------------------------------------------------------
 
@@ -1267,6 +1324,8 @@ ROUTES = [
     ("GET", SA, "iam.serviceAccounts.get", "iam.get", False),
     ("POST", SA + ":getIamPolicy", "iam.serviceAccounts.getIamPolicy", "iam.get_iam_policy", False),
     ("POST", SA + ":setIamPolicy", "iam.serviceAccounts.setIamPolicy", "iam.set_iam_policy", True),
+    ("POST", SA + ":generateAccessToken", "iamcredentials.serviceAccounts.generateAccessToken",
+     "iamcredentials.generate_access_token", False),
     ("POST", SU_PARENT + "/services:batchEnable", "serviceusage.services.batchEnable", "su.batch_enable", True),
     ("GET", SU_PARENT + "/services", "serviceusage.services.list", "su.list", False),
     ("GET", SU_PARENT + "/services/" + SEGMENT, "serviceusage.services.get", "su.get", False),
@@ -1276,6 +1335,10 @@ ROUTES = [
 ] + gke_fleet.ROUTES
 COMPILED_ROUTES = [(verb, re.compile("^" + pattern + "$"), name, handler, write)
                    for verb, pattern, name, handler, write in ROUTES]
+
+
+# API methods whose answer holds a credential: that field is redacted in the request log.
+CREDENTIAL_ANSWERS = {"iamcredentials.serviceAccounts.generateAccessToken": "accessToken"}
 
 
 def find_route(verb, path):
@@ -1306,6 +1369,8 @@ class Services:
         self.su = ServiceUsage(emulator)
         self.oauth = OAuth(emulator, token_url_getter)
         self.gke = gke_fleet.GkeFleet(emulator, ApiError)
+        self.sts = gcp_sts.Sts(emulator)
+        self.iamcredentials = IamCredentials(emulator)
 
     def handler(self, dotted):
         owner, method = dotted.split(".")
@@ -1428,6 +1493,8 @@ class Handler(BaseHTTPRequestHandler):
             self.answer_control(services, verb, path, raw)
         elif path == "/token":
             self.answer_token(services, verb, path, query, raw)
+        elif path == gcp_sts.STS_PATH:
+            self.answer_sts(services, verb, path, query, raw)
         elif path == "/revoke":
             self.answer_revoke(services, verb, path, query, raw)
         else:
@@ -1454,6 +1521,20 @@ class Handler(BaseHTTPRequestHandler):
         # The assertion is a credential: the log keeps only that one was sent.
         logged_form = {key: ("<redacted>" if key == "assertion" else values[0]) for key, values in form.items()}
         self.log_call(verb, path, query, logged_form, status, "oauth2.token", False)
+        self.send_json(status, body)
+
+    def answer_sts(self, services, verb, path, query, raw):
+        """sts.googleapis.com ``POST /v1/token``: the token exchange (gcp_sts.Sts), logged as ``sts.token`` with the
+        subject token redacted and without its answer (a credential)."""
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        try:
+            if verb != "POST":
+                raise gcp_sts.StsError("invalid_request", "Only POST is supported.")
+            status, body = 200, services.sts.exchange(form)
+        except gcp_sts.StsError as exc:
+            status, body = exc.code, exc.body()
+        logged_form = {key: ("<redacted>" if key == "subject_token" else values[0]) for key, values in form.items()}
+        self.log_call(verb, path, query, logged_form, status, "sts.token", False, None if status == 200 else body)
         self.send_json(status, body)
 
     def answer_revoke(self, services, verb, path, query, raw):
@@ -1497,7 +1578,10 @@ class Handler(BaseHTTPRequestHandler):
         if latency:
             time.sleep(latency)  # after the state was read or written, so concurrent callers see stale answers
         rendered = render(answer, enums_as_ints)
-        self.log_call(verb, path, query, body, status, api_method, write, rendered)
+        logged = rendered
+        if status == 200 and api_method in CREDENTIAL_ANSWERS:
+            logged = dict(rendered, **{CREDENTIAL_ANSWERS[api_method]: "<redacted>"})  # the log never holds a token
+        self.log_call(verb, path, query, body, status, api_method, write, logged)
         extra = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'} if status == 401 else None
         self.send_json(status, rendered, extra)
 

@@ -221,7 +221,9 @@ class GkeFleet:
 
     def seed_membership(self, body):
         """A READY membership: name projects/ID/locations/L/memberships/M, its API server (server, caPem), and the GKE
-        cluster it registers (``cluster``, full name) or none (a cluster outside Google Cloud)."""
+        cluster it registers (``cluster``, full name) or none (a cluster outside Google Cloud). A cluster outside Google
+        Cloud gets an ``authority`` (fleet Workload Identity) when ``issuer`` (its service-account issuer URL) is given;
+        ``oidcJwks`` (a JWKS object, or its base64) are the keys its tokens are checked with (tests/harness/gcp_sts.py)."""
         project_id, location, membership = re.match(r"^projects/([^/]+)/locations/([^/]+)/memberships/([^/]+)$", body["name"]).groups()
         project = self.emulator.project(project_id) or self.emulator.seed_project(project_id)
         stamp = now()
@@ -249,6 +251,17 @@ class GkeFleet:
             stored["authority"] = {"issuer": issuer, "workloadIdentityPool": "{0}.svc.id.goog".format(project["projectId"]),
                                    "identityProvider": issuer}
             stored["monitoringConfig"].update({"location": c_location, "cluster": c_name, "kubernetesMetricsPrefix": "kubernetes.io"})
+        elif body.get("issuer"):
+            # A cluster outside Google Cloud registered with its service-account issuer (fleet Workload Identity): its
+            # identity provider is the membership itself, in the fleet host project's pool.
+            stored["authority"] = {"issuer": body["issuer"], "workloadIdentityPool": "{0}.svc.id.goog".format(project["projectId"]),
+                                   "identityProvider": "https://gkehub.googleapis.com/projects/{0}/locations/{1}/memberships/{2}".format(
+                                       project["projectId"], location, membership)}
+        if body.get("oidcJwks") and "authority" in stored:
+            # The cluster's verification keys (JWKS, RFC 7517), bytes in the API: base64 in JSON. Google then performs
+            # no OIDC discovery on the issuer; the emulator's STS checks subject tokens against these keys.
+            jwks = body["oidcJwks"]
+            stored["authority"]["oidcJwks"] = jwks if not isinstance(jwks, dict) else base64.b64encode(json.dumps(jwks).encode()).decode()
         self.emulator.memberships[body["name"]] = stored
         return self.membership_view(stored)
 
