@@ -2,7 +2,7 @@
 
 Fixtures:
     control_plane         session-scoped harness.controlplane.ControlPlane, started on first use, stopped at session
-                          end; the one real Config Sync (fixture ``config_sync``) runs on. Its certificates, etcd data
+                          end; the one Config Sync (fixture ``config_sync``) runs on. Its certificates, etcd data
                           and server logs (audit.log included) stay under <basetemp>/controlplane.
     bare_control_plane    a second session-scoped control plane on which no controller ever runs: for tests that write
                           a sync object's status themselves (Config Sync's reconciler-manager would rewrite it).

@@ -1,6 +1,6 @@
 """A fleet of clusters on the one test control plane, for the role's and the status report's tests.
 
-Each cluster (inventory host) is one RepoSync namespace on the shared API server, synced by the real Config Sync
+Each cluster (inventory host) is one RepoSync namespace on the shared API server, synced by Config Sync
 (harness.configsync_runner); a cluster that cannot be reached is a kubeconfig whose server nothing answers; a
 cluster whose reconciler has not started yet is a sync object whose reconciler Pod is held back.
 """

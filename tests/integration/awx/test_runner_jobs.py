@@ -139,7 +139,7 @@ SLICES = 3
 
 @pytest.fixture
 def sliced_fleet(kube_client, config_sync):  # pylint: disable=unused-argument
-    """Six clusters (RepoSync namespaces) with real Config Sync reconciling them; their RepoSyncs are deleted after."""
+    """Six clusters (RepoSync namespaces) with Config Sync reconciling them; their RepoSyncs are deleted after."""
     import kubernetes  # pylint: disable=import-outside-toplevel
     namespaces = cluster_namespaces(kube_client, SLICED_CLUSTERS, "slice")
     yield namespaces

@@ -1,4 +1,4 @@
-"""Helpers for the end-to-end tests: the seed's steps as real ansible-playbook runs against real Config Sync."""
+"""Helpers for the end-to-end tests: the seed's steps as real ansible-playbook runs against Config Sync."""
 import json
 import re
 

@@ -1,4 +1,4 @@
-"""The seed's whole flow with real Config Sync: oci_push -> config_sync_source (wait) -> nomos status -> config_sync_status.
+"""The seed's whole flow with Config Sync: oci_push -> config_sync_source (wait) -> nomos status -> config_sync_status.
 
 Everything checked here was written by real processes: the manifests by the reconciler (applied from what oci-sync
 pulled), the RootSync status by the reconciler and reconciler-manager, the managed resources' status by the
@@ -68,7 +68,7 @@ def test_push_then_root_sync_is_synced_at_the_pushed_digest(flow, nomos, e2e_tim
     # The reconciler applied namespace/test from that very image.
     assert namespace_token(flow, "test") == commit
 
-    # The real nomos status: SYNCED with the digest, and namespace/test Current (once the resource-group controller
+    # nomos status: SYNCED with the digest, and namespace/test Current (once the resource-group controller
     # has computed it).
     report = poll(lambda: nomos_report_with(nomos, "namespace/test", "Current"))
     assert report, nomos()

@@ -1,4 +1,4 @@
-"""The seed's grant steps as real ansible-playbook runs, against Artifact Registry's Docker front and real Config Sync."""
+"""The seed's grant steps as real ansible-playbook runs, against Artifact Registry's Docker front and Config Sync."""
 import json
 
 import requests

@@ -1,4 +1,4 @@
-"""auth: gcpserviceaccount, and auth: auto by the installed Config Sync version, with real Config Sync.
+"""auth: gcpserviceaccount, and auth: auto by the installed Config Sync version, with Config Sync.
 
 The real reconciler-manager annotates the reconciler KSA with ``iam.gke.io/gcp-service-account``; the metadata server
 then hands out the Google service account's token only if the KSA holds ``roles/iam.workloadIdentityUser`` on it, and

@@ -1,4 +1,4 @@
-"""auth: k8sserviceaccount with real Config Sync: the repository grant to the reconciler's KSA decides whether it pulls.
+"""auth: k8sserviceaccount with Config Sync: the repository grant to the reconciler's KSA decides whether it pulls.
 
 oci-sync runs unmodified: its Go auth library asks the metadata server (GCE_METADATA_HOST) of its Pod's KSA for a
 token, and go-containerregistry takes it (user ``_token``) to ``us-central1-docker.pkg.dev/v2/token`` through the

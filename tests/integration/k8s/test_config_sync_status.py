@@ -75,7 +75,7 @@ def test_new_object_without_status_is_pending(ansible, k8s_env):
 
 
 def test_stalled_with_knv1061(ansible, control_plane, config_sync, kube_client):  # pylint: disable=unused-argument
-    """STALLED is the real reconciler-manager's verdict on a spec it rejects (KNV1061 at validation).
+    """STALLED is the reconciler-manager's verdict on a spec it rejects (KNV1061 at validation).
 
     The reconciler-manager owns the Stalled condition: at every reconcile of a valid spec it clears Stalled and
     Reconciling (handleReconcileError with no error), so a Stalled condition written by hand on a valid RootSync is

@@ -1,4 +1,4 @@
-"""The rollout role inside other automation, against the real parts (real Config Sync where a wait needs it).
+"""The rollout role inside other automation, against the real parts (Config Sync where a wait needs it).
 
 Included from another role with include-time variables; rejected before any request when a variable is missing or
 mistyped; publish and sync as separate plays; one part alone by tag; waves that stop after a failed canary.

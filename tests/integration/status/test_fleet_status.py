@@ -1,4 +1,4 @@
-"""The fleet status report over clusters in mixed states, against the real Config Sync and the real nomos.
+"""The fleet status report over clusters in mixed states, against Config Sync and its nomos.
 
 Four clusters (inventory hosts): one SYNCED, one whose image cannot be pulled (KNV2004), one whose reconciler has
 not started, and one that cannot be reached. The printed report, the Markdown, the JSON and the HTML (opened in
@@ -180,7 +180,7 @@ def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, a
     assert {name.strip(): state.strip() for name, state in rows} == EXPECTED
     assert summary in markdown and "KNV2004" in markdown
 
-    # --- the same clusters through the real nomos ---
+    # --- the same clusters through nomos ---
     for cluster in ("cluster-synced", "cluster-pull-error", "cluster-not-started"):
         status, commit, errors = nomos_sync(nomos_for(kubeconfig, namespaces[cluster]), namespaces[cluster])
         ours = by_name[cluster]["syncs"][0]

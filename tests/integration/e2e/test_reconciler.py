@@ -1,10 +1,10 @@
-"""More of the seed's flow with the real reconciler, each case checked against the real ``nomos status`` too.
+"""More of the seed's flow with the reconciler, each case checked against ``nomos status`` too.
 
 * auth: token with secret_ref (the Secret the user names) and ca_cert_secret against the TLS + htpasswd registry;
   a wrong password and a missing CA give Config Sync's own errors through config_sync_source's wait;
 * source_format: hierarchy with a bundle in Config Sync's hierarchy layout (system/repo.yaml, namespaces/NAME/);
 * a RootSync and a RepoSync of non-default, long names (reconciler names with the length suffix), synced by the
-  reconcilers the real reconciler-manager sets up, with the KSA and RoleBinding it expects;
+  reconcilers the reconciler-manager sets up, with the KSA and RoleBinding it expects;
 * while an older digest is SYNCED, a wait for the new digest does not return before Config Sync reports it.
 """
 import threading
