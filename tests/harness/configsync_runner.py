@@ -402,8 +402,8 @@ class ConfigSyncReconciler:
         answer = self.api.post("/api/v1/namespaces/{0}/serviceaccounts/{1}/token".format(CONFIG_SYNC_NAMESPACE, service_account),
                                {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
         if answer is None:
-            raise ConfigSyncRunnerError("ServiceAccount {0}/{1} not found (the Pod cannot start)".format(CONFIG_SYNC_NAMESPACE,
-                                                                                                       service_account))
+            raise ConfigSyncRunnerError("ServiceAccount {0}/{1} not found (the Pod cannot start)".format(
+                CONFIG_SYNC_NAMESPACE, service_account))
         return answer["status"]["token"]
 
     @staticmethod

@@ -33,9 +33,9 @@ FLEET_ANNOTATION = "config.kubernetes.io/fleet-workload-identity"
 ROOT_SYNC = "/apis/configsync.gke.io/v1beta1/namespaces/" + CONFIG_SYNC_NAMESPACE + "/rootsyncs/{0}"
 GET_ACCESS_TOKEN_DENIED = {"error": {
     "code": 403, "message": "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).",
-    "status": "PERMISSION_DENIED", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED",
-                                               "domain": "iam.googleapis.com",
-                                               "metadata": {"permission": "iam.serviceAccounts.getAccessToken"}}]}}
+    "status": "PERMISSION_DENIED",
+    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "IAM_PERMISSION_DENIED", "domain": "iam.googleapis.com",
+                 "metadata": {"permission": "iam.serviceAccounts.getAccessToken"}}]}}
 DOWNLOAD_DENIED = 'Permission "artifactregistry.repositories.downloadArtifacts" denied on resource'
 GET_ACCESS_TOKEN_REFUSED = "Permission 'iam.serviceAccounts.getAccessToken' denied on resource"
 READER_PERMISSION = "artifactregistry.repositories.downloadArtifacts"
@@ -96,7 +96,7 @@ def test_sts_exchanges_a_member_cluster_ksa_token_for_the_pool_identity(fleet_re
     assert body["issued_token_type"] == ACCESS_TOKEN and body["token_type"] == "Bearer" and 0 < body["expires_in"] <= 3599
     # The federated token is the KSA's fleet identity wherever IAM is asked (the Docker front asks the same way).
     who = gcp.control("POST", "authorize", {"accessToken": body["access_token"], "resource": "projects/-/serviceAccounts/x@y",
-                                             "permission": "iam.serviceAccounts.getAccessToken"})
+                                            "permission": "iam.serviceAccounts.getAccessToken"})
     assert who["principal"] == "configsync-test.svc.id.goog[fleet-wi-test/puller]"
     assert who["member"] == "serviceAccount:configsync-test.svc.id.goog[fleet-wi-test/puller]"
     logged = gcp.requests("sts.token")[-1]
@@ -159,7 +159,7 @@ def test_generate_access_token_needs_get_access_token_on_the_service_account(fle
         expires = calendar.timegm(time.strptime(granted.json()["expireTime"], "%Y-%m-%dT%H:%M:%SZ"))
         assert 3500 < expires - time.time() <= 3601, granted.json()
         who = gcp.control("POST", "authorize", {"accessToken": granted.json()["accessToken"], "permission": READER_PERMISSION,
-                                                 "resource": grants_resource(gcp)})
+                                                "resource": grants_resource(gcp)})
         assert who["principal"] == gsa, role
     too_long = https.post(GENERATE.format(gsa), json=dict(body, lifetime="7200s"), headers=headers, timeout=30)
     assert too_long.status_code == 400 and too_long.json()["error"]["status"] == "INVALID_ARGUMENT"
