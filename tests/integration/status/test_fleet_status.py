@@ -18,13 +18,14 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+import yaml
 
 from harness.configsync_runner import configsync_command, kubeconfig_context
 from harness.fleet import Fleet, configmap_manifest
 from harness.paths import REPO
 from harness.polling import poll
+from harness.process import LOOPBACK, free_port
 
-pytestmark = pytest.mark.slow
 
 STATUS_PLAY = REPO / "playbooks" / "status.yml"
 # Waves as playbooks/rollout.yml makes them (serial), with the canary first: the harness's inventory is in name order.
@@ -189,6 +190,7 @@ def rollout_timeline(run):
     return timeline
 
 
+@pytest.mark.slow
 def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, artifacts, tmp_path):
     # --- four clusters in four states: a rollout in two waves, then a bad image on one ---
     src = tmp_path / "manifests"
@@ -352,3 +354,47 @@ def test_fleet_status_in_mixed_states(ansible, control_plane, registry, fleet, a
     again = json.loads((reports / "config-sync-status.json").read_text())
     assert again["generated_at"] != before and {c["cluster"]: c["state"] for c in again["clusters"]} == EXPECTED
     assert summary in only.stdout.splitlines()
+
+
+NOTED_PLAY = """
+- name: A rollout's waves, as the sync entry point notes them
+  hosts: all
+  gather_facts: false
+  serial: 1
+  tasks:
+    - name: Note the timing
+      ansible.builtin.set_fact:
+        rollout_timing: {cluster: "{{ inventory_hostname }}", wave: "{{ wave }}", started_at: "{{ started }}", ended_at: "{{ ended }}", state: SYNCED}
+
+- name: The report in the same run
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Report
+      ansible.builtin.include_role:
+        name: configsync.oci.rollout
+        tasks_from: status
+"""
+
+
+def test_the_report_draws_the_timeline_noted_earlier_in_the_same_run(ansible, tmp_path):
+    """Without rollout_timeline given, the status entry point draws what the run's earlier plays noted per cluster
+    (rollout_timing); the clusters here answer nothing (a loopback port nobody listens on), so all are UNREACHABLE."""
+    kubeconfig = tmp_path / "nobody.kubeconfig"
+    server = "https://{0}:{1}".format(LOOPBACK, free_port())
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "not-a-real-token"}}], "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    hosts = {"cluster-a": {"wave": 1, "started": "2026-12-01T09:00:00.000Z", "ended": "2026-12-01T09:00:20.000Z"},
+             "cluster-b": {"wave": 2, "started": "2026-12-01T09:00:21.000Z", "ended": "2026-12-01T09:00:50.000Z"}}
+    for variables in hosts.values():
+        variables["rollout_kubeconfig"] = str(kubeconfig)
+    play = tmp_path / "noted.yml"
+    play.write_text(NOTED_PLAY)
+    run = ansible(playbook=play, hosts=hosts, forks=2, extra_vars={"rollout_report_dir": str(tmp_path / "reports"), "rollout_report_only": True})
+    assert run.returncode == 0 and not run.failed, run
+    timeline = run.result("Report the fleet's Config Sync status")["timeline"]
+    assert [(e["cluster"], e["wave"], e["start"], e["end"]) for e in timeline["entries"]] == [("cluster-a", 1, 0.0, 20.0), ("cluster-b", 2, 21.0, 50.0)]
+    page = (tmp_path / "reports" / "config-sync-status.html").read_text()
+    assert page.count('<g class="timeline-bar"') == 2
