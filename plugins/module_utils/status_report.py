@@ -201,7 +201,7 @@ def live_phrase(sync):
     if not sync.get("last_synced_commit"):
         return "none (never synced)" if sync["status"] in _ERROR_SYNC_STATES else None
     if not sync.get("last_synced_at"):
-        return "%s, last synced at an unknown time (a newer commit's apply failed since)" % sync["live_short_commit"]
+        return "%s, last synced at a time Config Sync no longer reports" % sync["live_short_commit"]
     ago = " (%s)" % sync["last_synced_ago"] if sync.get("last_synced_ago") else ""
     return "%s, last synced %s%s" % (sync["live_short_commit"], sync["last_synced_at"], ago)
 

@@ -158,6 +158,12 @@ def test_an_error_cluster_shows_the_live_commit_and_how_long_ago_it_synced():
     page = render_html(report)
     assert '<span class="live">live cadde328, synced 1h 05m ago</span>' in page
     assert '<p class="live-commit">Live commit: cadde328, last synced 2026-12-01T08:55:00Z (1h 05m ago)</p>' in page
+    # After a failed apply of a newer commit, Config Sync still names the live commit but no longer says when it synced.
+    results = broken_update()
+    results["cluster-b"]["syncs"][0]["last_synced_at"] = None
+    unknown = build_report(results, generated_at=GENERATED)
+    assert "  Live commit: cadde328, last synced at a time Config Sync no longer reports" in render_text(unknown).splitlines()
+    assert '<span class="live">live cadde328</span>' in render_html(unknown)
     # An ERROR before any good sync says nothing runs; a SYNCED one needs no such line.
     never = build_report(fleet(), generated_at=GENERATED)
     assert "  Live commit: none (never synced)" in render_text(never).splitlines()
