@@ -11,6 +11,7 @@ stream carries too.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import datetime
 import time
 
 from ansible.plugins.action import ActionBase
@@ -39,6 +40,11 @@ WAIT_ARGSPEC = {
     "timeout": {"type": "int", "default": 300},
     "progress_interval": {"type": "int", "default": 10},
 }
+
+
+def utc_now():
+    """Now as RFC 3339 UTC with milliseconds: the rollout timeline's bars start and end at such times."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def expected_commit(commit):
@@ -90,7 +96,7 @@ class ActionModule(ActionBase):
             return result
         expected = expected_commit(params["commit"])
         host = (task_vars or {}).get("inventory_hostname", "localhost")
-        result.update(changed=False, expected_commit=expected)
+        result.update(changed=False, expected_commit=expected, started_at=utc_now(), timed_out=False)
         began = time.monotonic()
         try:
             client = client_from_params(params)
@@ -105,15 +111,16 @@ class ActionModule(ActionBase):
                     state = evaluate_sync_status(obj, group, syncing_condition_supported=judge.supported)
                     display.display("[%s] %s:%s SYNCED at commit %s after %ds" % (
                         host, state["scope"], state["name"], short_commit(state["commit"]), int(elapsed)))
-                    result.update(sync_status=state, elapsed=round(elapsed, 1))
+                    result.update(sync_status=state, elapsed=round(elapsed, 1), finished_at=utc_now())
                     return result
                 if verdict == WAIT_FAIL or elapsed >= params["timeout"]:
                     message = reason if verdict == WAIT_FAIL else "timed out after %ss waiting for %s %s/%s to be SYNCED%s; last status: %s" % (
                         params["timeout"], kind, namespace, name, " at %s" % expected if expected else "", reason)
                     display.display(progress_line(host, judge.state, elapsed, "failed" if verdict == WAIT_FAIL else "timed out"))
-                    result.update(failed=True, msg=message, sync_status=judge.state, elapsed=round(elapsed, 1))
+                    result.update(failed=True, msg=message, sync_status=judge.state, elapsed=round(elapsed, 1), finished_at=utc_now(),
+                                  timed_out=verdict != WAIT_FAIL)
                     return result
                 display.display(progress_line(host, judge.state, elapsed))
         except (KubernetesError, ConfigSyncRuleError) as exc:
-            result.update(failed=True, msg=str(exc), sync_status=None, elapsed=round(time.monotonic() - began, 1))
+            result.update(failed=True, msg=str(exc), sync_status=None, elapsed=round(time.monotonic() - began, 1), finished_at=utc_now())
             return result

@@ -26,6 +26,7 @@ REPORT_ARGSPEC = {
     "formats": {"type": "list", "elements": "str", "default": ["markdown", "html", "json"], "choices": ["markdown", "html", "json"]},
     "title": {"type": "str", "default": "Config Sync fleet status"},
     "print_report": {"type": "bool", "default": True},
+    "timeline": {"type": "list", "elements": "dict", "default": []},
 }
 EXTENSIONS = {"markdown": "md", "html": "html", "json": "json"}
 
@@ -53,7 +54,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         dummy, params = self.validate_argument_spec(argument_spec=REPORT_ARGSPEC)
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        report = status_report.build_report(params["clusters"], generated_at=generated_at, title=params["title"])
+        report = status_report.build_report(params["clusters"], generated_at=generated_at, title=params["title"], timeline=params["timeline"])
         if params["print_report"]:
             display.display(status_report.render_text(report))
         files, changed = {}, False
@@ -68,5 +69,6 @@ class ActionModule(ActionBase):
                 else:
                     changed = True
         result.update(changed=changed, files=files, summary=report["summary"], summary_line=report["summary_line"],
-                      clusters=dict((cluster["cluster"], cluster) for cluster in report["clusters"]), generated_at=generated_at)
+                      clusters=dict((cluster["cluster"], cluster) for cluster in report["clusters"]), generated_at=generated_at,
+                      timeline=report["timeline"])
         return result

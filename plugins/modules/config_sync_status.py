@@ -97,7 +97,12 @@ syncs:
       description: The commit the status refers to (full; nomos prints 8 characters of older statuses); null for N/A.
       type: str
     last_synced_commit:
-      description: C(status.lastSyncedCommit).
+      description: C(status.lastSyncedCommit), the last commit synced without errors (what is live while a newer one fails).
+      type: str
+    last_synced_at:
+      description:
+        - When C(last_synced_commit) was synced (C(status.sync.lastUpdate) while the sync section still holds it).
+        - Null when unknown, as after a failed apply of a newer commit.
       type: str
     last_update:
       description: When the last sync completed (set when SYNCED).

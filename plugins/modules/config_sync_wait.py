@@ -79,6 +79,20 @@ elapsed:
   description: Seconds waited.
   returned: always
   type: float
+started_at:
+  description: When the wait began (UTC, RFC 3339 with milliseconds).
+  returned: when the wait began
+  type: str
+  sample: "2026-12-01T10:00:00.125Z"
+finished_at:
+  description: When the wait ended, SYNCED or not (UTC, RFC 3339 with milliseconds); the rollout timeline's bar ends here.
+  returned: when the wait ended
+  type: str
+  sample: "2026-12-01T10:00:37.950Z"
+timed_out:
+  description: Whether O(timeout) passed before SYNCED (rather than an ERROR or STALLED state, or a failed read, ending the wait).
+  returned: when the wait began
+  type: bool
 expected_commit:
   description: The commit waited for (null for any).
   returned: always

@@ -15,8 +15,14 @@ description:
     fleet (how many clusters are SYNCED, PENDING, ERROR and unreachable).
   - A cluster is SYNCED when all its sync objects are, ERROR when one is ERROR or STALLED, PENDING otherwise (also
     without any sync object), and UNREACHABLE when its status could not be read (the result has no C(syncs)).
-  - With O(dest), writes C(BASENAME.md), a self-contained C(BASENAME.html) (one fleet table with each cluster's
-    state coloured, details and errors per cluster, no external assets) and C(BASENAME.json) on the controller.
+  - Clusters come worst first (ERROR, UNREACHABLE, PENDING, SYNCED), then by name.
+  - For a sync object that is not SYNCED, the report names the commit that is live (C(lastSyncedCommit)) and when it
+    synced, and how long before the report that was; an ERROR before any good sync says that nothing synced.
+  - With O(dest), writes C(BASENAME.md), a self-contained C(BASENAME.html) and C(BASENAME.json) on the controller.
+    The HTML page has one fleet table with each cluster's state coloured and each source shortened to
+    C(host/.../name@sha256:abcd1234) (the full reference on hover), links to Config Sync's documentation of each KNV
+    error code, the rollout timeline (O(timeline)) drawn as inline SVG, and details and errors per cluster; it has no
+    script and loads nothing. The Markdown shows names such as C(<root>) literally.
   - Runs on the controller (an action plugin), once for the play (C(run_once)).
 author:
   - configsync.oci contributors (@configsync)
@@ -54,6 +60,16 @@ options:
     description: Print the report in the play's output.
     type: bool
     default: true
+  timeline:
+    description:
+      - The rollout's timeline, one entry per cluster, as the C(configsync.oci.rollout) role records it (C(rollout_timeline)).
+      - Each entry has C(cluster), C(wave) (1 for the first), C(started_at) (when its wave began, RFC 3339),
+        C(ended_at) (when its wait ended, or null) and C(state) (V(SYNCED), or the state the wait gave up in).
+      - Drawn as one bar per cluster from its wave's start to C(ended_at), grouped by wave; entries without a
+        readable C(started_at) are left out. No timeline when empty.
+    type: list
+    elements: dict
+    default: []
 seealso:
   - module: configsync.oci.config_sync_status
 """
@@ -101,4 +117,11 @@ generated_at:
   description: When the report was made (UTC, RFC 3339).
   returned: always
   type: str
+timeline:
+  description:
+    - The timeline drawn (C(started_at) of the rollout and its C(entries), each with C(start), C(end) and
+      C(duration) in seconds from the rollout's start), ordered by wave, start and cluster.
+    - Null without O(timeline).
+  returned: always
+  type: dict
 """

@@ -110,6 +110,18 @@ def source_string(oci):
     return image + "/" + posixpath.normpath(directory.lstrip("/"))
 
 
+def last_synced_at(status):
+    """When ``lastSyncedCommit`` was synced: ``status.sync.lastUpdate`` while the sync section still holds that commit
+    without errors. The reconciler sets lastSyncedCommit from sync.commit only after an error-free sync, and a source
+    or rendering failure on a newer commit leaves the sync section alone; once a newer commit's apply has failed, the
+    sync section is that attempt's and the time of the last good sync is not kept anywhere (None)."""
+    sync = status.get("sync") or {}
+    commit = status.get("lastSyncedCommit")
+    if commit and sync.get("commit") == commit and not sync.get("errors"):
+        return sync.get("lastUpdate") or None
+    return None
+
+
 def evaluate_sync_status(sync, resource_group=None, syncing_condition_supported=True):
     """The state of one RootSync/RepoSync as ``nomos status`` decides and shows it, as a dict.
 
@@ -135,6 +147,7 @@ def evaluate_sync_status(sync, resource_group=None, syncing_condition_supported=
         "status": None,
         "commit": None,
         "last_synced_commit": status.get("lastSyncedCommit") or None,
+        "last_synced_at": last_synced_at(status),
         "last_update": None,
         "errors": [],
         "error_summary": None,

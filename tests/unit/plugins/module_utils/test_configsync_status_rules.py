@@ -191,3 +191,17 @@ def test_summary_line_like_nomos():
     assert state["summary"] == "<root>:root-sync  %s/manifests  SYNCED @ 2026-11-27T10:00:05Z  cccccccc" % IMAGE
     stalled = evaluate_sync_status(sync([condition("Stalled", "True", message="KNV1061: bad\n\nFor more information")]))
     assert stalled["summary"].endswith("STALLED  N/A  (1 error: KNV1061: bad)")
+
+
+def test_the_live_commit_and_when_it_synced_while_a_newer_source_fails():
+    # A pull failure on a newer image leaves the sync section at the last good sync (the reconciler's source status
+    # update does not touch it): that commit is live, and its lastUpdate is when it synced.
+    failing = [syncing("False", commit="", errorSourceRefs=["status.source.errors"], errorSummary={"totalCount": 1})]
+    state = evaluate_sync_status(sync(failing, lastSyncedCommit=OLD, source={"errors": [{"errorMessage": "KNV2004: failed to pull image"}]},
+                                      sync={"commit": OLD, "lastUpdate": "2026-11-27T09:00:00Z"}))
+    assert (state["status"], state["last_synced_commit"], state["last_synced_at"]) == (ERROR, OLD, "2026-11-27T09:00:00Z")
+    # A failed apply of the newer commit overwrote the sync section: the live commit is still known, its time is not.
+    state = evaluate_sync_status(sync(failing, lastSyncedCommit=OLD, sync={"commit": COMMIT, "lastUpdate": "2026-11-27T10:00:00Z",
+                                                                           "errors": [{"errorMessage": "KNV2009: apply failed"}]}))
+    assert (state["last_synced_commit"], state["last_synced_at"]) == (OLD, None)
+    assert evaluate_sync_status(sync(failing))["last_synced_at"] is None, "never synced"
